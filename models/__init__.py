@@ -1,0 +1,1 @@
+"""The ledger and its rules: tables, stages, transitions, audit trail, queries."""

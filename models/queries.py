@@ -1,0 +1,30 @@
+"""Read-only questions about the ledger, answered with a few queries."""
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from models.calendar import DEFAULT_CALENDAR, WorkCalendar
+from models.ledger import Area, Measure, Task
+from models.lights import Light, light
+from models.stages import Stage
+
+
+def ledger_summary(
+    session: Session, today: date, calendar: WorkCalendar = DEFAULT_CALENDAR
+) -> dict[str, Any]:
+    """Counts of areas, tasks and measures, and tasks by stage and by light."""
+    by_stage = {stage.value: 0 for stage in Stage}
+    by_light = {lamp.value: 0 for lamp in Light}
+    for task in session.exec(select(Task)):
+        by_stage[task.stage] += 1
+        by_light[light(task, today, calendar)] += 1
+    return {
+        "areas": session.exec(select(func.count()).select_from(Area)).one(),
+        "tasks": sum(by_stage.values()),
+        "measures": session.exec(select(func.count()).select_from(Measure)).one(),
+        "by_stage": by_stage,
+        "by_light": by_light,
+    }

@@ -1,0 +1,7 @@
+"""Every table module, imported once so the metadata (and Alembic) sees the whole schema."""
+
+from sqlmodel import SQLModel
+
+from models import audit, ledger, people, records  # noqa: F401
+
+metadata = SQLModel.metadata
