@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,7 @@ from sqlmodel import Session, select
 from flows.demo import load_demo
 from flows.people_file import read_people_file
 from models import audit
-from models.calendar import local_date
+from models.calendar import SHANGHAI, local_date
 from models.db import make_engine, require_current_schema, transaction, upgrade
 from models.directory import find_department, find_person, import_people, system_actor
 from models.errors import BadInput, NotFound, RectifyError
@@ -44,8 +45,10 @@ from models.lights import LIGHT_LABELS, Light, light
 from models.people import ROLE_LABELS, Department, Person, Role
 from models.queries import ledger_summary
 from models.records import (
+    DECISION_LABELS,
     PROGRESS_STATUS_LABELS,
     DeadlineChange,
+    Decision,
     Evidence,
     ProgressReport,
     ProgressStatus,
@@ -72,7 +75,9 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(inspection_app, name="inspection")
 
-console = Console(highlight=False, markup=False)  # user text may contain [brackets]
+# User text may contain [brackets], so no markup. Piped output gets room for Chinese tables.
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
+console = Console(highlight=False, markup=False, width=_WIDTH)
 errors = Console(stderr=True, highlight=False, markup=False)
 
 LIGHT_STYLES = {Light.RED: "red", Light.YELLOW: "yellow", Light.GREEN: "green"}
@@ -348,7 +353,15 @@ def task_list(
     if as_json:
         print_json(rows)
         return
-    table = Table("编号", "序号", "问题", "牵头部门", "责任人", "整改时限", "阶段", "灯")
+    table = Table(expand=True)
+    table.add_column("编号", no_wrap=True)
+    table.add_column("序号", no_wrap=True)
+    table.add_column("问题", ratio=1, overflow="fold")
+    table.add_column("牵头部门", overflow="fold")
+    table.add_column("责任人", no_wrap=True)
+    table.add_column("整改时限", no_wrap=True)
+    table.add_column("阶段", no_wrap=True)
+    table.add_column("灯", no_wrap=True)
     for row in rows:
         deadline = row["deadline"] or DEADLINE_CLASS_LABELS[DeadlineClass(row["deadline_class"])]
         table.add_row(
@@ -459,31 +472,35 @@ def _rows(session: Session, model: type, task: Task, order: Any) -> list:
     return list(session.exec(select(model).where(model.task_id == task.id).order_by(order)))
 
 
+def _local(moment: datetime) -> str:
+    return f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+
+
 def _print_task(info: dict[str, Any], actor_ref: str | None) -> None:
+    """Free text is soft-wrapped: Chinese has no spaces for rich to break lines at."""
+    say = partial(console.print, soft_wrap=True)
     deadline_class = DEADLINE_CLASS_LABELS[DeadlineClass(info["deadline_class"])]
-    console.print(f"任务 {info['id']}：{info['title']}", style="bold")
-    console.print(f"方面：{info['area']}")
-    console.print(
+    say(f"任务 {info['id']}：{info['title']}", style="bold")
+    say(f"方面：{info['area']}")
+    say(
         Text(f"阶段：{STAGE_LABELS[Stage(info['stage'])]}    灯："),
         _light_text(info["light"]),
         sep="",
     )
-    console.print(
-        f"责任领导：{info['leader'] or '—'}    牵头部门：{info['lead_department'] or '—'}"
-    )
+    say(f"责任领导：{info['leader'] or '—'}    牵头部门：{info['lead_department'] or '—'}")
     supports = "、".join(info["support_departments"]) or "—"
-    console.print(f"配合部门：{supports}    责任人：{info['officer'] or '—'}")
-    console.print(f"整改时限：{info['deadline'] or '—'}（{deadline_class}）")
+    say(f"配合部门：{supports}    责任人：{info['officer'] or '—'}")
+    say(f"整改时限：{info['deadline'] or '—'}（{deadline_class}）")
     if info["rebound_count"]:
-        console.print(f"反弹次数：{info['rebound_count']}", style="red")
-    console.print("整改措施", style="bold")
+        say(f"反弹次数：{info['rebound_count']}", style="red")
+    say("整改措施", style="bold")
     for number, text in enumerate(info["measures"], start=1):
-        console.print(f"  {number}. {text}")
+        say(f"  {number}. {text}")
     sections = [
         (
             "时限变更",
             "deadline_history",
-            lambda d: f"{d['at']:%Y-%m-%d} {d['by']}：{d['from'] or '—'} → {d['to'] or '—'}",
+            lambda d: f"{_local(d['at'])[:10]} {d['by']}：{d['from'] or '—'} → {d['to'] or '—'}",
         ),
         (
             "佐证材料",
@@ -493,29 +510,33 @@ def _print_task(info: dict[str, Any], actor_ref: str | None) -> None:
         (
             "签批记录",
             "sign_offs",
-            lambda s: f"{s['at']:%Y-%m-%d} {s['by']} {s['decision']}：{s['comment'] or ''}",
+            lambda s: f"{_local(s['at'])} {s['by']} {_decision_label(s)}：{s['comment'] or ''}",
         ),
         (
             "进展报告",
             "progress",
-            lambda p: f"{p['at']:%Y-%m-%d} {p['by']}（{_status_label(p['status'])}）：{p['text']}",
+            lambda p: (
+                f"{_local(p['at'])[:10]} {p['by']}（{_status_label(p['status'])}）：{p['text']}"
+            ),
         ),
         (
             "审计记录",
             "audit",
-            lambda a: (
-                f"#{a['seq']} {a['at']:%Y-%m-%d %H:%M} {a['by']} {_action_label(a['action'])}"
-            ),
+            lambda a: f"#{a['seq']} {_local(a['at'])} {a['by']} {_action_label(a['action'])}",
         ),
     ]
     for title, key, fmt in sections:
         if info[key]:
-            console.print(title, style="bold")
+            say(title, style="bold")
             for item in info[key]:
-                console.print(f"  {fmt(item)}")
+                say(f"  {fmt(item)}")
     if actor_ref:
         actions = "、".join(ACTION_LABELS[a] for a in info["allowed_actions"]) or "无"
-        console.print(f"{actor_ref} 现在可以：{actions}", style="bold")
+        say(f"{actor_ref} 现在可以：{actions}", style="bold")
+
+
+def _decision_label(sign_off: dict[str, Any]) -> str:
+    return DECISION_LABELS[Decision(sign_off["decision"])]
 
 
 def _status_label(status: str) -> str:

@@ -37,6 +37,8 @@ CLASSES = {
     "长期坚持": DeadlineClass.LONG_TERM,
 }
 
+SET_UP_DAYS_AGO = 240
+
 # For each stage the demo shows, the steps that bring a task there (action, days ago).
 SCRIPTS: dict[str, list[tuple[Action, int]]] = {
     "待交办": [],
@@ -79,11 +81,13 @@ def load_demo(session: Session, home: Path, now: datetime, policy: EvidencePolic
     notice = NOTICE.read_bytes()
     if find_inspection_by_source(session, hashlib.sha256(notice).hexdigest()) is not None:
         return DemoResult(created=False, tasks=0)
-    system = system_actor(session, now)
-    people = import_people(session, read_people_file(PEOPLE), system, now)
+    # The ledger was set up before the scripted history below began.
+    set_up = now - timedelta(days=SET_UP_DAYS_AGO)
+    system = system_actor(session, set_up)
+    people = import_people(session, read_people_file(PEOPLE), system, set_up)
     if people.problems:  # the shipped list is checked by the tests; this guards edits to it
         raise RuntimeError("演示人员名单有误：" + "；".join(people.problems))
-    imported = import_notice_bytes(session, notice, system, now)
+    imported = import_notice_bytes(session, notice, system, set_up)
     tasks = {
         (area.number, task.number): task
         for task, area in session.exec(

@@ -30,6 +30,14 @@ class Decision(StrEnum):
     REJECTED = "rejected"
 
 
+DECISION_LABELS: dict[Decision, str] = {
+    Decision.ENDORSED: "初审同意",
+    Decision.APPROVED: "批准销号",
+    Decision.PHASE_APPROVED: "阶段销号",
+    Decision.REJECTED: "退回",
+}
+
+
 class SignOff(SQLModel, table=True):
     """One signature on a submission (or a rejection), with the evidence hashes it saw."""
 

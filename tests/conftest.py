@@ -15,7 +15,7 @@ from models.tables import metadata
 from tests.factories import World
 
 POSTGRES_ADMIN_URL = os.environ.get(
-    "RECTIFY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+    "RECTIFY_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 )
 NOW = datetime(2026, 9, 14, 1, 30, tzinfo=UTC)  # Monday 09:30 in Shanghai
 
