@@ -28,7 +28,7 @@ from models.calendar import SHANGHAI, local_date
 from models.db import make_engine, require_current_schema, transaction, upgrade
 from models.directory import find_department, find_person, import_people, system_actor
 from models.errors import BadInput, NotFound, RectifyError
-from models.evidence import EvidencePolicy, store_file
+from models.evidence import EvidencePolicy, StoredFile, discard_unreferenced, store_file
 from models.intake import set_first_signer
 from models.ledger import (
     DEADLINE_CLASS_LABELS,
@@ -78,7 +78,7 @@ app.add_typer(inspection_app, name="inspection")
 # User text may contain [brackets], so no markup. Piped output gets room for Chinese tables.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
 console = Console(highlight=False, markup=False, width=_WIDTH)
-errors = Console(stderr=True, highlight=False, markup=False)
+errors = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)  # one line each
 
 LIGHT_STYLES = {Light.RED: "red", Light.YELLOW: "yellow", Light.GREEN: "green"}
 
@@ -632,33 +632,46 @@ def task_attach(
 ) -> None:
     """上传佐证材料（按内容哈希保存）；多个文件要么全部上传，要么都不上传。"""
     effective = parse_date(effective_date) if effective_date else None
-    with unit_of_work() as (session, current):
-        task = load_task(session, task_id)
-        actor = find_person(session, actor_ref)
-        target = None
-        if measure is not None:
-            target = session.exec(
-                select(Measure).where(Measure.task_id == task.id, Measure.number == measure)
-            ).first()
-            if target is None:
-                raise NotFound(f"任务 {task_id} 没有第 {measure} 项措施")
-        for path in files:
-            if not path.is_file():
-                raise BadInput(f"找不到文件：{path}")
-            with path.open("rb") as source:
-                stored = store_file(current.home, source, path.name, evidence_policy(current))
-            apply(
-                session,
-                task,
-                Action.ATTACH_EVIDENCE,
-                actor,
-                now(),
-                file=stored,
-                description=description,
-                effective_date=effective,
-                measure=target,
-            )
+    stored: list[StoredFile] = []
+    try:
+        with unit_of_work() as (session, current):
+            task = load_task(session, task_id)
+            actor = find_person(session, actor_ref)
+            target = _measure(session, task, measure)
+            for path in files:
+                if not path.is_file():
+                    raise BadInput(f"找不到文件：{path}")
+                with path.open("rb") as source:
+                    stored.append(
+                        store_file(current.home, source, path.name, evidence_policy(current))
+                    )
+                apply(
+                    session,
+                    task,
+                    Action.ATTACH_EVIDENCE,
+                    actor,
+                    now(),
+                    file=stored[-1],
+                    description=description,
+                    effective_date=effective,
+                    measure=target,
+                )
+    except BaseException:
+        with unit_of_work() as (session, current):
+            discard_unreferenced(session, current.home, stored)
+        raise
     console.print(f"任务 {task_id}：已上传 {len(files)} 份佐证材料")
+
+
+def _measure(session: Session, task: Task, number: int | None) -> Measure | None:
+    if number is None:
+        return None
+    found = session.exec(
+        select(Measure).where(Measure.task_id == task.id, Measure.number == number)
+    ).first()
+    if found is None:
+        raise NotFound(f"任务 {task.id} 没有第 {number} 项措施")
+    return found
 
 
 @task_app.command("submit")

@@ -146,8 +146,10 @@ def verify(session: Session) -> list[AuditProblem]:
     for chain, chain_events in _group_by_chain(events):
         seen.add(chain)
         problems += _verify_chain(chain, chain_events, heads.get(chain))
-    for chain in heads.keys() - seen:
-        problems.append(AuditProblem(chain, None, None, "全部事件缺失（被删除）"))
+    for chain in sorted(heads.keys() - seen):
+        last = heads[chain].seq
+        what = f"事件 #1 至 #{last} 全部缺失（被删除）"
+        problems.append(AuditProblem(chain, last, None, what))
     return problems
 
 
@@ -166,12 +168,17 @@ def _verify_chain(
     chain: str, events: list[AuditEvent], head: AuditHead | None
 ) -> list[AuditProblem]:
     problems: list[AuditProblem] = []
-    prev_hash = GENESIS
-    for expected_seq, event in enumerate(events, start=1):
+    prev_hash, expected_seq = GENESIS, 1
+    for event in events:
         here = (chain, event.seq, event.id)
         if event.seq != expected_seq:
-            what = "之前的事件缺失（被删除）" if event.seq > expected_seq else "序号异常"
+            what = (
+                f"之前的事件 #{expected_seq} 至 #{event.seq - 1} 缺失（被删除）"
+                if event.seq > expected_seq
+                else "序号异常"
+            )
             problems.append(AuditProblem(*here, what))
+        expected_seq = event.seq + 1
         if event_hash(event) != event.hash:
             problems.append(AuditProblem(*here, "内容与哈希不符（被修改）"))
         elif event.prev_hash != prev_hash:

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlmodel import Session, select
+
 from models.errors import BadInput
+from models.records import Evidence
 
 CHUNK = 1024 * 1024
 
@@ -54,6 +57,7 @@ class StoredFile:
     size: int
     name: str
     content_type: str
+    created: bool = False  # the bytes were not in the store before this upload
 
 
 def safe_name(name: str) -> str:
@@ -113,11 +117,24 @@ def store_file(home: Path, source: BinaryIO, name: str, policy: EvidencePolicy) 
     sha = digest.hexdigest()
     target = blob_path(home, sha)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        os.unlink(tmp.name)  # same bytes already stored
-    else:
+    created = not target.exists()
+    if created:
         os.replace(tmp.name, target)
-    return StoredFile(sha256=sha, size=size, name=name, content_type=content_type_of(name))
+    else:
+        os.unlink(tmp.name)  # same bytes already stored
+    return StoredFile(
+        sha256=sha, size=size, name=name, content_type=content_type_of(name), created=created
+    )
+
+
+def discard_unreferenced(session: Session, home: Path, files: list[StoredFile]) -> None:
+    """After a refused upload, remove the bytes it added that no evidence row refers to."""
+    new = {f.sha256 for f in files if f.created}
+    if not new:
+        return
+    referenced = set(session.exec(select(Evidence.sha256).where(Evidence.sha256.in_(new))).all())
+    for sha in new - referenced:
+        blob_path(home, sha).unlink(missing_ok=True)
 
 
 def _check_signature(name: str, ext: str, head: bytes) -> None:

@@ -1,0 +1,85 @@
+"""Migrations build the whole schema from nothing, exactly as the models describe it."""
+
+from collections.abc import Iterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from models.db import current_revision, head_revision, make_engine, upgrade
+from models.tables import metadata
+from tests.conftest import _postgres_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_engine(request, tmp_path) -> Iterator[Engine]:
+    """A brand-new database with no tables at all."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        yield engine
+        engine.dispose()
+        return
+    databases = _postgres_database()
+    engine = make_engine(next(databases))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        databases.close()
+
+
+def schema_differences(engine: Engine) -> list:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, metadata)
+
+
+def snapshot(engine: Engine) -> dict[str, list]:
+    """Tables with their columns, indexes and constraints, as the database reports them."""
+    inspector = inspect(engine)
+    return {
+        table: [
+            [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+            sorted(str(sorted(i.items())) for i in inspector.get_indexes(table)),
+            sorted(str(sorted(u.items())) for u in inspector.get_unique_constraints(table)),
+            sorted(str(sorted(f.items())) for f in inspector.get_foreign_keys(table)),
+        ]
+        for table in inspector.get_table_names()
+    }
+
+
+def test_an_empty_database_has_no_revision(empty_engine):
+    assert inspect(empty_engine).get_table_names() == []
+    assert current_revision(empty_engine) is None
+
+
+def test_upgrade_creates_every_table_of_the_models(empty_engine):
+    upgrade(empty_engine)
+
+    tables = set(inspect(empty_engine).get_table_names())
+    assert tables == set(metadata.tables) | {"alembic_version"}
+
+
+def test_the_migrated_schema_matches_the_models_exactly(empty_engine):
+    upgrade(empty_engine)
+
+    assert schema_differences(empty_engine) == []
+
+
+def test_upgrade_leaves_the_database_at_the_head_revision(empty_engine):
+    upgrade(empty_engine)
+
+    assert head_revision() is not None
+    assert current_revision(empty_engine) == head_revision()
+
+
+def test_upgrading_twice_changes_nothing(empty_engine):
+    upgrade(empty_engine)
+    before = snapshot(empty_engine)
+
+    upgrade(empty_engine)
+
+    assert snapshot(empty_engine) == before
+    assert current_revision(empty_engine) == head_revision()
+    assert schema_differences(empty_engine) == []
