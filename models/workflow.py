@@ -78,7 +78,7 @@ def apply(
 ) -> AuditEvent:
     """Take one workflow action on a task, or refuse it with a reason; never commits."""
     if expected_version is not None and task.version != expected_version:
-        raise ChangedMeanwhile(_changed_meanwhile(task))
+        raise ChangedMeanwhile(_changed_meanwhile(task.id))
     action = Action(action)
     stage = Stage(task.stage)
     rule = rule_for(stage, action)
@@ -88,30 +88,32 @@ def apply(
         )
     check_actor(session, task, action, rule, actor)
     check_separation_of_duties(session, task, action, actor, data)
-    step = Step(session, task, actor, now, calendar)
-    details = HANDLERS[action](step, **data)
-    task.stage = rule.next
-    task.updated_at = now
-    event = append_event(
-        session,
-        chain=task_chain(task.id),
-        task_id=task.id,
-        action=action,
-        actor=actor,
-        now=now,
-        stage_from=stage,
-        stage_to=rule.next,
-        details=details,
-    )
+    check_preconditions(session, task, action)
+    task_id = task.id
     try:
+        details = HANDLERS[action](Step(session, task, actor, now, calendar), **data)
+        task.stage = rule.next
+        task.updated_at = now
+        session.flush()  # the version check: a concurrent change fails here, before the event
+        event = append_event(
+            session,
+            chain=task_chain(task_id),
+            task_id=task_id,
+            action=action,
+            actor=actor,
+            now=now,
+            stage_from=stage,
+            stage_to=rule.next,
+            details=details,
+        )
         session.flush()
     except StaleDataError as error:
-        raise ChangedMeanwhile(_changed_meanwhile(task)) from error
+        raise ChangedMeanwhile(_changed_meanwhile(task_id)) from error
     return event
 
 
-def _changed_meanwhile(task: Task) -> str:
-    return f"任务 {task.id} 已被他人修改，请刷新后重试"
+def _changed_meanwhile(task_id: int | None) -> str:
+    return f"任务 {task_id} 已被他人修改，请刷新后重试"
 
 
 def allowed_actions(session: Session, task: Task, actor: Person) -> list[Action]:
@@ -124,6 +126,7 @@ def allowed_actions(session: Session, task: Task, actor: Person) -> list[Action]
         try:
             check_actor(session, task, action, rule, actor)
             check_separation_of_duties(session, task, action, actor, {})
+            check_preconditions(session, task, action)
         except Refused:
             continue
         allowed.append(action)
@@ -247,6 +250,67 @@ def pending_extension(session: Session, task: Task) -> ExtensionRequest | None:
     ).first()
 
 
+# --- preconditions: what the task itself must satisfy, whatever the data --------------
+
+
+def check_preconditions(session: Session, task: Task, action: Action) -> None:
+    """Conditions on the task's records that the stage alone does not capture."""
+    check = PRECONDITIONS.get(action)
+    if check is not None:
+        check(session, task)
+
+
+def _has_evidence(session: Session, task: Task) -> None:
+    count = session.exec(
+        select(func.count()).select_from(Evidence).where(Evidence.task_id == task.id)
+    ).one()
+    if not count:
+        raise Refused(f"任务 {task.id} 尚无佐证材料，请先上传再提交销号申请")
+
+
+def _can_be_endorsed(session: Session, task: Task) -> None:
+    if not two_signatures(session, task):
+        raise Refused("本次巡察未启用两级签批，无需初审")
+    if first_signer_id(session, task) is None:
+        raise Refused(f"任务 {task.id} 没有初审签批人：请先明确责任领导或牵头部门负责人")
+    if _signers(session, task, Decision.ENDORSED):
+        raise Refused(f"任务 {task.id} 的本轮销号申请已有初审签批")
+
+
+def _endorsed_if_required(session: Session, task: Task) -> None:
+    if two_signatures(session, task) and not _signers(session, task, Decision.ENDORSED):
+        raise Refused(f"任务 {task.id} 须先由初审签批人同意，再由整改办终审")
+
+
+def _phase_can_be_approved(session: Session, task: Task) -> None:
+    if not task.is_long_term:
+        raise Refused(f"任务 {task.id} 不是长期坚持类任务，不能按阶段销号")
+    _endorsed_if_required(session, task)
+
+
+def _extension_can_be_requested(session: Session, task: Task) -> None:
+    if task.is_long_term or task.deadline is None:
+        raise Refused(f"任务 {task.id} 没有整改时限，无需申请延期")
+    if pending_extension(session, task) is not None:
+        raise Refused(f"任务 {task.id} 已有待审批的延期申请")
+
+
+def _extension_pending(session: Session, task: Task) -> None:
+    if pending_extension(session, task) is None:
+        raise Refused(f"任务 {task.id} 没有待审批的延期申请")
+
+
+PRECONDITIONS: dict[Action, Callable[[Session, Task], None]] = {
+    Action.SUBMIT: _has_evidence,
+    Action.ENDORSE: _can_be_endorsed,
+    Action.APPROVE: _endorsed_if_required,
+    Action.APPROVE_PHASE: _phase_can_be_approved,
+    Action.REQUEST_EXTENSION: _extension_can_be_requested,
+    Action.GRANT_EXTENSION: _extension_pending,
+    Action.REFUSE_EXTENSION: _extension_pending,
+}
+
+
 # --- handlers: validate the data, change the records, return the audit details -----------
 
 
@@ -286,15 +350,33 @@ def _check_assignee(person: Person, role: Role, what: str) -> None:
         raise BadInput(f"{person.name} 没有{ROLE_LABELS[role]}身份，不能担任{what}")
 
 
+def _check_support(departments: list[Department], lead_id: int | None) -> list[Department]:
+    unique = list({d.id: d for d in departments}.values())
+    for department in unique:
+        if department.id == lead_id:
+            raise BadInput(f"{department.name} 已是牵头部门，不能同时作为配合部门")
+    return unique
+
+
+def _current_support(session: Session, task: Task) -> list[int]:
+    return list(
+        session.exec(select(TaskSupport.department_id).where(TaskSupport.task_id == task.id))
+    )
+
+
 def _set_support(step: Step, departments: list[Department]) -> None:
+    """Replace the supporting departments; callers have validated them already."""
     session, task = step.session, step.task
     for row in session.exec(select(TaskSupport).where(TaskSupport.task_id == task.id)):
         session.delete(row)
     session.flush()
-    for department in {d.id: d for d in departments}.values():
-        if department.id == task.lead_department_id:
-            raise BadInput(f"{department.name} 已是牵头部门，不能同时作为配合部门")
+    for department in departments:
         session.add(TaskSupport(task_id=task.id, department_id=department.id))
+
+
+def _check_deadline(deadline: date | None, deadline_class: DeadlineClass) -> None:
+    if deadline is None and deadline_class != DeadlineClass.LONG_TERM:
+        raise BadInput(f"{DEADLINE_CLASS_LABELS[deadline_class]}的任务须填写整改时限")
 
 
 def _assign(
@@ -311,18 +393,18 @@ def _assign(
     deadline_class = DeadlineClass(deadline_class)
     _check_assignee(officer, Role.OFFICER, "责任人")
     _check_assignee(leader, Role.LEADER, "责任领导")
-    if deadline is None and deadline_class != DeadlineClass.LONG_TERM:
-        raise BadInput(f"{DEADLINE_CLASS_LABELS[deadline_class]}的任务须填写整改时限")
+    supports = _check_support(support_departments or [], lead_department.id)
+    _check_deadline(deadline, deadline_class)
     task.officer_id, task.leader_id = officer.id, leader.id
     task.lead_department_id = lead_department.id
     task.deadline_class = deadline_class
-    _set_support(step, support_departments or [])
+    _set_support(step, supports)
     _record_deadline(step, deadline, Action.ASSIGN)
     return {
         "officer": _ref(officer),
         "leader": _ref(leader),
         "lead_department": _ref(lead_department),
-        "support_departments": [_ref(d) for d in support_departments or []],
+        "support_departments": [_ref(d) for d in supports],
         "deadline": deadline,
         "deadline_class": deadline_class,
     }
@@ -339,28 +421,39 @@ def _reassign(
     deadline_class: DeadlineClass | None = None,
     reason: str | None = None,
 ) -> dict[str, Any]:
+    """Change any of the assignment's fields; everything is checked before anything changes."""
     task, changes = step.task, {}
-    if officer is not None and officer.id != task.officer_id:
-        _check_assignee(officer, Role.OFFICER, "责任人")
-        task.officer_id, changes["officer"] = officer.id, _ref(officer)
-    if leader is not None and leader.id != task.leader_id:
-        _check_assignee(leader, Role.LEADER, "责任领导")
-        task.leader_id, changes["leader"] = leader.id, _ref(leader)
-    if lead_department is not None and lead_department.id != task.lead_department_id:
-        task.lead_department_id, changes["lead_department"] = (
-            lead_department.id,
-            _ref(lead_department),
-        )
+    new_officer = officer if officer is not None and officer.id != task.officer_id else None
+    new_leader = leader if leader is not None and leader.id != task.leader_id else None
+    if new_officer is not None:
+        _check_assignee(new_officer, Role.OFFICER, "责任人")
+    if new_leader is not None:
+        _check_assignee(new_leader, Role.LEADER, "责任领导")
+    lead_id = lead_department.id if lead_department is not None else task.lead_department_id
     if support_departments is not None:
-        _set_support(step, support_departments)
-        changes["support_departments"] = [_ref(d) for d in support_departments]
-    if deadline_class is not None and deadline_class != task.deadline_class:
-        task.deadline_class = changes["deadline_class"] = DeadlineClass(deadline_class)
-    if deadline is not None and deadline != task.deadline:
-        changes["deadline"] = {"from": task.deadline, "to": deadline}
-        _record_deadline(step, deadline, Action.REASSIGN, reason)
-    if task.deadline is None and not task.is_long_term:
-        raise BadInput("非长期坚持的任务须填写整改时限")
+        supports = _check_support(support_departments, lead_id)
+    elif lead_id in _current_support(step.session, task):
+        raise BadInput(f"{lead_department.name} 已是配合部门，请同时调整配合部门")
+    new_class = DeadlineClass(deadline_class or task.deadline_class)
+    new_deadline = deadline if deadline is not None else task.deadline
+    _check_deadline(new_deadline, new_class)
+
+    if new_officer is not None:
+        task.officer_id, changes["officer"] = new_officer.id, _ref(new_officer)
+    if new_leader is not None:
+        task.leader_id, changes["leader"] = new_leader.id, _ref(new_leader)
+    if lead_id != task.lead_department_id:
+        task.lead_department_id, changes["lead_department"] = lead_id, _ref(lead_department)
+    if support_departments is not None and {d.id for d in supports} != set(
+        _current_support(step.session, task)
+    ):
+        _set_support(step, supports)
+        changes["support_departments"] = [_ref(d) for d in supports]
+    if new_class != task.deadline_class:
+        task.deadline_class = changes["deadline_class"] = new_class
+    if new_deadline != task.deadline:
+        changes["deadline"] = {"from": task.deadline, "to": new_deadline}
+        _record_deadline(step, new_deadline, Action.REASSIGN, reason)
     if not changes:
         raise BadInput("没有需要调整的内容")
     return {**changes, "reason": reason}
@@ -407,11 +500,6 @@ def evidence_hashes(session: Session, task: Task) -> list[str]:
 def _submit(step: Step, *, summary: str) -> dict[str, Any]:
     task = step.task
     summary = _required_text(summary, "整改情况说明")
-    count = step.session.exec(
-        select(func.count()).select_from(Evidence).where(Evidence.task_id == task.id)
-    ).one()
-    if not count:
-        raise Refused(f"任务 {task.id} 尚无佐证材料，请先上传再提交销号申请")
     task.round += 1
     task.submitted_by_id, task.submitted_at, task.submission_summary = (
         step.actor.id,
@@ -447,32 +535,17 @@ def _sign(step: Step, decision: Decision, comment: str | None) -> dict[str, Any]
     }
 
 
-def _needs_endorsement(step: Step) -> None:
-    if two_signatures(step.session, step.task) and not _signers(
-        step.session, step.task, Decision.ENDORSED
-    ):
-        raise Refused(f"任务 {step.task.id} 须先由初审签批人同意，再由整改办终审")
-
-
 def _endorse(step: Step, *, comment: str | None = None) -> dict[str, Any]:
-    if not two_signatures(step.session, step.task):
-        raise Refused("本次巡察未启用两级签批，无需初审")
-    if _signers(step.session, step.task, Decision.ENDORSED):
-        raise Refused(f"任务 {step.task.id} 的本轮销号申请已有初审签批")
     return _sign(step, Decision.ENDORSED, comment)
 
 
 def _approve(step: Step, *, comment: str | None = None) -> dict[str, Any]:
-    _needs_endorsement(step)
     details = _sign(step, Decision.APPROVED, comment)
     step.task.signed_off_at = step.now
     return details
 
 
 def _approve_phase(step: Step, *, comment: str | None = None) -> dict[str, Any]:
-    if not step.task.is_long_term:
-        raise Refused(f"任务 {step.task.id} 不是长期坚持类任务，不能按阶段销号")
-    _needs_endorsement(step)
     details = _sign(step, Decision.PHASE_APPROVED, comment)
     step.task.phase += 1
     return details
@@ -532,12 +605,8 @@ def _report_progress(step: Step, *, status: ProgressStatus, text: str) -> dict[s
 def _request_extension(step: Step, *, deadline: date, reason: str) -> dict[str, Any]:
     task = step.task
     reason = _required_text(reason, "延期理由")
-    if task.is_long_term or task.deadline is None:
-        raise Refused(f"任务 {task.id} 没有整改时限，无需申请延期")
     if deadline <= task.deadline:
         raise BadInput(f"申请的新时限 {deadline} 须晚于现时限 {task.deadline}")
-    if pending_extension(step.session, task) is not None:
-        raise Refused(f"任务 {task.id} 已有待审批的延期申请")
     step.session.add(
         ExtensionRequest(
             task_id=task.id,
@@ -552,8 +621,6 @@ def _request_extension(step: Step, *, deadline: date, reason: str) -> dict[str, 
 
 def _decide_extension(step: Step, status: RequestStatus, comment: str | None) -> ExtensionRequest:
     request = pending_extension(step.session, step.task)
-    if request is None:
-        raise Refused(f"任务 {step.task.id} 没有待审批的延期申请")
     request.status, request.decided_by_id = status, step.actor.id
     request.decided_at, request.decision_comment = step.now, comment
     return request
