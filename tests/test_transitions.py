@@ -12,11 +12,12 @@ from sqlmodel import func, select
 
 from models.audit import AuditEvent
 from models.errors import RectifyError, Refused
+from models.guards import open_review
 from models.ledger import FirstSigner, Task
 from models.people import ROLE_LABELS, Person, Role
 from models.records import Evidence, ExtensionRequest
 from models.stages import ACTION_LABELS, STAGE_LABELS, TRANSITIONS, Action, Stage
-from models.workflow import allowed_actions, apply, open_review
+from models.workflow import allowed_actions, apply
 
 PAIRS = list(itertools.product(Stage, Action))
 
