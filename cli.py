@@ -11,7 +11,6 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -20,6 +19,7 @@ from rich.text import Text
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, select
+from typer.exceptions import TyperException
 
 from flows.demo import load_demo
 from flows.people_file import read_people_file
@@ -831,14 +831,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="rectify", standalone_mode=False)
         return result if isinstance(result, int) else 0
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         return done.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         errors.print("已取消")
         return 130
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
+    except TyperException as error:  # usage errors: a missing option, an unknown command
+        if type(error).__name__ == "NoArgsIsHelpError":
+            return 0  # the help has been shown
+        fail("用法错误：", usage_message(error))
+        return 2
     except RectifyError as error:
         fail("错误：", f"{error}")
         return 1
@@ -860,6 +862,28 @@ def main(argv: list[str] | None = None) -> int:
             raise
         fail("内部错误：", f"{type(error).__name__}: {error}（设置 RECTIFY_DEBUG=1 查看详情）")
         return 70
+
+
+def usage_message(error: TyperException) -> str:
+    """The parser's complaint in Chinese where we know it, with where to find help."""
+    kind = type(error).__name__
+    param = getattr(error, "param", None)
+    option = "/".join(getattr(param, "opts", None) or [])
+    name = option if option.startswith("-") else option.upper()  # an argument, like TASK_ID
+    unknown_command = re.match(r"No such command '(.*)'", error.format_message())
+    if kind == "MissingParameter" and name:
+        message = f"缺少 {name}"
+    elif kind == "NoSuchOption":
+        message = f"没有选项 {getattr(error, 'option_name', '')}"
+    elif kind == "BadParameter" and name:
+        message = f"{name} 的值不正确"
+    elif unknown_command:
+        message = f"没有命令“{unknown_command.group(1)}”"
+    else:
+        message = error.format_message()
+    ctx = getattr(error, "ctx", None)
+    command = ctx.command_path if ctx is not None else "rectify"
+    return f"{message}；运行“{command} --help”查看用法"
 
 
 def fail(label: str, message: str) -> None:

@@ -267,6 +267,22 @@ def test_an_impossible_date_is_one_line_error(demo):
     assert demo.count("audit_event") == events
 
 
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("task", "approve", "1"), "缺少 --as"),
+        (("task", "nosuch"), "没有命令“nosuch”"),
+        (("task", "show", "abc"), "TASK_ID 的值不正确"),
+        (("task", "list", "--bogus"), "没有选项 --bogus"),
+    ],
+)
+def test_a_usage_mistake_is_one_line_in_chinese_with_where_to_find_help(demo, args, fragment):
+    result = demo(*args)
+
+    assert_one_line_error(result, fragment, "--help")
+    assert result.code == 2
+
+
 def test_a_command_on_an_uninitialised_home_asks_for_rectify_init(tmp_path, monkeypatch, capsys):
     clear_rectify_environment(monkeypatch)
     monkeypatch.setenv("RECTIFY_HOME", str(tmp_path / "fresh-home"))
