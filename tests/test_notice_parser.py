@@ -219,8 +219,14 @@ def test_empty_text_is_not_a_notice() -> None:
         parse_notice(" \n\u3000\n")
 
 
-@pytest.mark.skipif(not DEMO.exists(), reason="the demo notice is written separately")
-def test_demo_notice_parses_without_warnings() -> None:
+def test_the_demo_notice_parses_exactly_without_warnings() -> None:
     notice = parse_notice(read_notice_text(DEMO.read_bytes()))
+
     assert notice.warnings == []
-    assert notice.areas
+    assert [len(area.tasks) for area in notice.areas] == [4, 3, 4, 3]
+    assert (notice.stated_areas, notice.stated_tasks) == (4, 14)
+    assert notice.measure_count == 44
+    assert notice.group == "市委第三巡察组"
+    assert (notice.start, notice.end) == (date(2025, 3, 10), date(2025, 5, 30))
+    assert notice.feedback == date(2025, 7, 8)
+    assert (notice.publish_from, notice.publish_to) == (date(2025, 9, 1), date(2025, 9, 12))
