@@ -43,7 +43,7 @@ from models.ledger import (
 )
 from models.lights import LIGHT_LABELS, Light, light
 from models.people import ROLE_LABELS, Department, Person, Role
-from models.queries import ledger_summary
+from models.queries import ledger_summary, records_of
 from models.records import (
     DECISION_LABELS,
     PROGRESS_STATUS_LABELS,
@@ -408,7 +408,7 @@ def task_show(
             "phase": task.phase,
             "rebound_count": task.rebound_count,
             "version": task.version,
-            "measures": [m.text for m in _rows(session, Measure, task, Measure.number)],
+            "measures": [m.text for m in records_of(session, Measure, task.id)],
             "evidence": [
                 {
                     "name": e.name,
@@ -417,7 +417,7 @@ def task_show(
                     "by": people[e.uploaded_by_id],
                     "at": e.uploaded_at,
                 }
-                for e in _rows(session, Evidence, task, Evidence.id)
+                for e in records_of(session, Evidence, task.id)
             ],
             "sign_offs": [
                 {
@@ -427,7 +427,7 @@ def task_show(
                     "comment": s.comment,
                     "evidence": len(s.evidence_hashes),
                 }
-                for s in _rows(session, SignOff, task, SignOff.id)
+                for s in records_of(session, SignOff, task.id)
             ],
             "deadline_history": [
                 {
@@ -438,11 +438,11 @@ def task_show(
                     "at": d.at,
                     "reason": d.reason,
                 }
-                for d in _rows(session, DeadlineChange, task, DeadlineChange.id)
+                for d in records_of(session, DeadlineChange, task.id)
             ],
             "progress": [
                 {"status": p.status, "text": p.text, "by": people[p.reporter_id], "at": p.at}
-                for p in _rows(session, ProgressReport, task, ProgressReport.id)
+                for p in records_of(session, ProgressReport, task.id)
             ],
             "audit": [
                 {
@@ -466,10 +466,6 @@ def task_show(
         print_json(info)
         return
     _print_task(info, actor_ref)
-
-
-def _rows(session: Session, model: type, task: Task, order: Any) -> list:
-    return list(session.exec(select(model).where(model.task_id == task.id).order_by(order)))
 
 
 def _local(moment: datetime) -> str:

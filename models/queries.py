@@ -1,15 +1,17 @@
 """Read-only questions about the ledger, answered with a few queries."""
 
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from models.calendar import DEFAULT_CALENDAR, WorkCalendar
 from models.ledger import Area, Measure, Task
 from models.lights import Light, light
 from models.stages import Stage
+
+Record = TypeVar("Record", bound=SQLModel)
 
 
 def ledger_summary(
@@ -28,3 +30,8 @@ def ledger_summary(
         "by_stage": by_stage,
         "by_light": by_light,
     }
+
+
+def records_of(session: Session, model: type[Record], task_id: int) -> list[Record]:
+    """Every row of a per-task table (evidence, sign-offs, …) for one task, oldest first."""
+    return list(session.exec(select(model).where(model.task_id == task_id).order_by(model.id)))

@@ -12,6 +12,7 @@ from models.audit import AuditEvent, verify
 from models.errors import BadInput, ChangedMeanwhile, Refused
 from models.ledger import DeadlineClass, FirstSigner, Task, TaskSupport
 from models.people import Person, Role
+from models.queries import records_of
 from models.records import (
     DeadlineChange,
     Decision,
@@ -31,29 +32,15 @@ from tests.factories import PDF
 
 
 def sign_offs(session, task: Task) -> list[SignOff]:
-    return list(
-        session.exec(select(SignOff).where(SignOff.task_id == task.id).order_by(SignOff.id))
-    )
+    return records_of(session, SignOff, task.id)
 
 
 def deadline_changes(session, task: Task) -> list[DeadlineChange]:
-    return list(
-        session.exec(
-            select(DeadlineChange)
-            .where(DeadlineChange.task_id == task.id)
-            .order_by(DeadlineChange.id)
-        )
-    )
+    return records_of(session, DeadlineChange, task.id)
 
 
 def extension_requests(session, task: Task) -> list[ExtensionRequest]:
-    return list(
-        session.exec(
-            select(ExtensionRequest)
-            .where(ExtensionRequest.task_id == task.id)
-            .order_by(ExtensionRequest.id)
-        )
-    )
+    return records_of(session, ExtensionRequest, task.id)
 
 
 def event_count(session, task: Task) -> int:
@@ -69,13 +56,7 @@ def last_event(session, task: Task) -> AuditEvent:
 
 
 def reviews(session, task: Task) -> list[LookbackReview]:
-    return list(
-        session.exec(
-            select(LookbackReview)
-            .where(LookbackReview.task_id == task.id)
-            .order_by(LookbackReview.id)
-        )
-    )
+    return records_of(session, LookbackReview, task.id)
 
 
 def submitted_by(world, officer: Person, **assignment) -> Task:
