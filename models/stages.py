@@ -83,7 +83,8 @@ def _who(*roles: Role) -> frozenset[Role]:
 
 
 OFFICER = _who(Role.OFFICER)
-ORGANISERS = _who(Role.OFFICE, Role.LEADERSHIP)  # assign, approve, grant, open look-backs
+ORGANISERS = _who(Role.OFFICE, Role.LEADERSHIP)  # approve, grant extensions
+ASSIGNERS = _who(Role.OFFICE, Role.LEADERSHIP, Role.SYSTEM)  # the ledger importer is the system
 FIRST_SIGNER = _who(Role.LEADER)
 SIGNERS = _who(Role.OFFICE, Role.LEADERSHIP, Role.LEADER)  # anyone who may sign may reject
 REVIEWER = _who(Role.REVIEWER)
@@ -103,7 +104,7 @@ def _stays(stages: tuple[Stage, ...], action: Action, who: frozenset[Role]) -> d
 
 TRANSITIONS: dict[tuple[Stage, Action], Rule] = {
     # the main path: assign → act → evidence → sign-off → look-back
-    (Stage.PENDING, Action.ASSIGN): Rule(Stage.ASSIGNED, ORGANISERS),
+    (Stage.PENDING, Action.ASSIGN): Rule(Stage.ASSIGNED, ASSIGNERS),
     (Stage.ASSIGNED, Action.START): Rule(Stage.ACTING, OFFICER),
     (Stage.ACTING, Action.SUBMIT): Rule(Stage.EVIDENCE, OFFICER),
     (Stage.EVIDENCE, Action.ENDORSE): Rule(Stage.EVIDENCE, FIRST_SIGNER),
@@ -114,7 +115,7 @@ TRANSITIONS: dict[tuple[Stage, Action], Rule] = {
     (Stage.LOOKBACK, Action.CONFIRM): Rule(Stage.CONSOLIDATED, REVIEWER),
     (Stage.LOOKBACK, Action.REBOUND): Rule(Stage.ACTING, REVIEWER),
     # across stages, without leaving them
-    **_stays(OPEN_STAGES, Action.REASSIGN, ORGANISERS),
+    **_stays(OPEN_STAGES, Action.REASSIGN, ASSIGNERS),
     **_stays((Stage.ASSIGNED, Stage.ACTING), Action.ATTACH_EVIDENCE, OFFICER),
     **_stays(OPEN_STAGES, Action.REPORT_PROGRESS, OFFICER),
     **_stays((Stage.ASSIGNED, Stage.ACTING), Action.REQUEST_EXTENSION, OFFICER),
