@@ -1,49 +1,47 @@
-"""The `rectify` command: the composition root that wires settings, database and domain."""
+"""Tasks: reading them and taking workflow actions on them."""
 
-import json
-import os
-import re
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, select
-from typer.exceptions import TyperException
 
-from flows.demo import load_demo
-from flows.people_file import read_people_file
+from cli.common import (
+    AsOption,
+    JsonOption,
+    act,
+    console,
+    department_ref,
+    departments_ref,
+    evidence_policy,
+    load_task,
+    now,
+    parse_choice,
+    parse_date,
+    person_ref,
+    print_json,
+    unit_of_work,
+)
 from models import audit
 from models.calendar import SHANGHAI, local_date
-from models.db import make_engine, require_current_schema, transaction, upgrade
-from models.directory import find_department, find_person, import_people, system_actor
-from models.errors import BadInput, NotFound, RectifyError
-from models.evidence import EvidencePolicy, StoredFile, discard_unreferenced, store_file
-from models.intake import set_first_signer
+from models.directory import find_person
+from models.errors import BadInput, NotFound
+from models.evidence import StoredFile, discard_unreferenced, store_file
 from models.ledger import (
     DEADLINE_CLASS_LABELS,
-    FIRST_SIGNER_LABELS,
     Area,
     DeadlineClass,
-    FirstSigner,
-    Inspection,
     Measure,
     Task,
     TaskSupport,
 )
 from models.lights import LIGHT_LABELS, Light, light
-from models.people import ROLE_LABELS, Department, Person, Role
-from models.queries import ledger_summary, records_of
+from models.people import Department, Person
+from models.queries import records_of
 from models.records import (
     DECISION_LABELS,
     PROGRESS_STATUS_LABELS,
@@ -54,256 +52,12 @@ from models.records import (
     ProgressStatus,
     SignOff,
 )
-from models.settings import Settings
 from models.stages import ACTION_LABELS, STAGE_LABELS, Action, Stage
 from models.workflow import allowed_actions, apply
 
-app = typer.Typer(
-    help="Rectify：巡察整改工作平台（整改台账、销号流程、提醒、调度与回头看）",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-people_app = typer.Typer(help="人员与角色", no_args_is_help=True)
 task_app = typer.Typer(help="整改任务：查看与办理", no_args_is_help=True)
-ledger_app = typer.Typer(help="整改台账", no_args_is_help=True)
-audit_app = typer.Typer(help="审计记录", no_args_is_help=True)
-inspection_app = typer.Typer(help="巡察（整改批次）", no_args_is_help=True)
-app.add_typer(people_app, name="people")
-app.add_typer(task_app, name="task")
-app.add_typer(ledger_app, name="ledger")
-app.add_typer(audit_app, name="audit")
-app.add_typer(inspection_app, name="inspection")
-
-# User text may contain [brackets], so no markup. Piped output gets room for Chinese tables.
-_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
-console = Console(highlight=False, markup=False, width=_WIDTH)
-errors = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)  # one line each
 
 LIGHT_STYLES = {Light.RED: "red", Light.YELLOW: "yellow", Light.GREEN: "green"}
-
-AsOption = Annotated[str, typer.Option("--as", help="办理人（姓名、邮箱或人员编号）")]
-JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
-
-
-# --- plumbing --------------------------------------------------------------------------
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def settings() -> Settings:
-    return Settings()
-
-
-def engine_for(current: Settings) -> Engine:
-    return make_engine(current.db_url)
-
-
-@contextmanager
-def unit_of_work(*, migrated: bool = True) -> Iterator[tuple[Session, Settings]]:
-    """One transaction on the configured database, committed only if the command succeeds."""
-    current = settings()
-    engine = engine_for(current)
-    try:
-        if migrated:
-            require_current_schema(engine)
-        with transaction(engine) as session:
-            yield session, current
-    finally:
-        engine.dispose()
-
-
-def parse_date(text: str) -> date:
-    """2026-12-31, 2026/12/31 or 2026年12月31日."""
-    match = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*", text)
-    try:
-        if match is None:
-            raise ValueError
-        return date(*(int(part) for part in match.groups()))
-    except ValueError:
-        raise BadInput(f"日期格式不正确：“{text}”（例如 2026-12-31）") from None
-
-
-def parse_choice(text: str, labels: dict[Any, str], what: str) -> Any:
-    """An enum value from its English value or its Chinese label."""
-    for value, label in labels.items():
-        if text.strip() in (value.value, label):
-            return value
-    raise BadInput(f"{what}不正确：“{text}”（可选：{'、'.join(labels.values())}）")
-
-
-def load_task(session: Session, task_id: int) -> Task:
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFound(f"找不到任务 {task_id}")
-    return task
-
-
-def evidence_policy(current: Settings) -> EvidencePolicy:
-    return EvidencePolicy(
-        max_bytes=current.evidence_max_bytes, allowed_types=tuple(current.evidence_allowed_types)
-    )
-
-
-def print_json(data: Any) -> None:
-    console.print_json(json.dumps(data, ensure_ascii=False, default=str))
-
-
-def act(task_id: int, action: Action, actor_ref: str, **data: Any) -> None:
-    """Apply one workflow action from the command line and report the new stage."""
-    with unit_of_work() as (session, _):
-        task = load_task(session, task_id)
-        actor = find_person(session, actor_ref)
-        resolved = {
-            key: value(session) if callable(value) else value for key, value in data.items()
-        }
-        apply(session, task, action, actor, now(), **resolved)
-        stage = STAGE_LABELS[Stage(task.stage)]
-    console.print(f"任务 {task_id}：{actor.name} {ACTION_LABELS[action]}，当前阶段“{stage}”")
-
-
-def person_ref(ref: str | None) -> Callable[[Session], Person] | None:
-    return None if ref is None else lambda session: find_person(session, ref)
-
-
-def department_ref(name: str | None) -> Callable[[Session], Department] | None:
-    return None if name is None else lambda session: find_department(session, name)
-
-
-def departments_ref(names: list[str] | None) -> Callable[[Session], list[Department]] | None:
-    if names is None:
-        return None
-    split = [n for name in names for n in re.split(r"[、,，]", name) if n.strip()]
-    return lambda session: [find_department(session, name) for name in split]
-
-
-# --- init and people -------------------------------------------------------------------
-
-
-@app.command()
-def init(
-    demo: Annotated[bool, typer.Option("--demo", help="同时载入演示台账")] = False,
-) -> None:
-    """创建或升级数据库；加 --demo 载入演示台账。"""
-    current = settings()
-    current.home.mkdir(parents=True, exist_ok=True)
-    engine = engine_for(current)
-    try:
-        upgrade(engine)
-        console.print(f"数据库已就绪：{_safe_url(current.db_url)}")
-        if demo:
-            with transaction(engine) as session:
-                result = load_demo(session, current.home, now(), evidence_policy(current))
-            if result.created:
-                console.print(f"已载入演示台账：{result.tasks} 项整改任务")
-            else:
-                console.print("演示台账已存在，未重复载入")
-    finally:
-        engine.dispose()
-
-
-def _safe_url(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)
-
-
-@people_app.command("import")
-def people_import(
-    file: Annotated[
-        Path, typer.Argument(help="人员名单（.csv 或 .xlsx：姓名、部门、邮箱、角色、上级）")
-    ],
-    actor_ref: Annotated[str | None, typer.Option("--as", help="办理人（须为系统管理员）")] = None,
-) -> None:
-    """导入或更新人员名单：有任何一行出错则全部不导入。"""
-    rows = read_people_file(file)
-    with unit_of_work() as (session, _):
-        moment = now()
-        actor = system_actor(session, moment)
-        if actor_ref is not None:
-            actor = find_person(session, actor_ref)
-            if not actor.has_role(Role.ADMIN):
-                raise RectifyError(f"{actor.name} 不是系统管理员，不能导入人员名单")
-        result = import_people(session, rows, actor, moment)
-        if result.problems:
-            raise BadInput(
-                f"人员名单有 {len(result.problems)} 处问题，未导入任何数据：\n"
-                + "\n".join(f"  {p}" for p in result.problems)
-            )
-    console.print(f"人员名单已导入：新增 {result.created} 人，更新 {result.updated} 人")
-
-
-@people_app.command("list")
-def people_list(as_json: JsonOption = False) -> None:
-    """列出人员、部门与角色。"""
-    with unit_of_work() as (session, _):
-        departments = {d.id: d.name for d in session.exec(select(Department))}
-        people = [
-            p
-            for p in session.exec(select(Person).order_by(Person.id))
-            if Role.SYSTEM not in p.roles
-        ]
-        rows = [
-            {
-                "id": p.id,
-                "name": p.name,
-                "department": departments.get(p.department_id),
-                "email": p.email,
-                "roles": sorted(p.roles),
-                "heads_department": p.heads_department,
-            }
-            for p in people
-        ]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("编号", "姓名", "部门", "邮箱", "角色")
-    for row in rows:
-        roles = "、".join(ROLE_LABELS[Role(r)] for r in row["roles"])
-        if row["heads_department"]:
-            roles += "（部门负责人）"
-        table.add_row(
-            str(row["id"]), row["name"], row["department"] or "", row["email"] or "", roles
-        )
-    console.print(table)
-
-
-# --- inspections -----------------------------------------------------------------------
-
-
-@inspection_app.command("list")
-def inspection_list() -> None:
-    """列出巡察及其销号签批方式。"""
-    with unit_of_work() as (session, _):
-        table = Table("编号", "巡察", "巡察组", "反馈日期", "销号签批")
-        for inspection in session.exec(select(Inspection).order_by(Inspection.id)):
-            table.add_row(
-                str(inspection.id),
-                inspection.title,
-                inspection.group or "",
-                str(inspection.feedback or ""),
-                FIRST_SIGNER_LABELS[FirstSigner(inspection.first_signer)],
-            )
-    console.print(table)
-
-
-@inspection_app.command("signoff")
-def inspection_signoff(
-    inspection_id: int,
-    mode: Annotated[str, typer.Argument(help="none（整改办单签）、leader 或 department_head")],
-    actor_ref: AsOption,
-) -> None:
-    """设置销号签批方式：单签，或先由责任领导/牵头部门负责人初审再由整改办终审。"""
-    chosen = parse_choice(mode, {m: m.value for m in FirstSigner}, "签批方式")
-    with unit_of_work() as (session, _):
-        inspection = session.get(Inspection, inspection_id)
-        if inspection is None:
-            raise NotFound(f"找不到巡察 {inspection_id}")
-        actor = find_person(session, actor_ref)
-        if not actor.has_role(Role.OFFICE, Role.LEADERSHIP):
-            raise RectifyError(f"{actor.name} 无权设置销号签批方式：需要整改办或领导小组身份")
-        set_first_signer(session, inspection, chosen, actor, now())
-    console.print(f"巡察 {inspection_id} 的销号签批方式：{FIRST_SIGNER_LABELS[chosen]}")
 
 
 # --- tasks: reading --------------------------------------------------------------------
@@ -784,107 +538,3 @@ def task_refuse_extension(
 ) -> None:
     """不予延期。"""
     act(task_id, Action.REFUSE_EXTENSION, actor_ref, reason=reason)
-
-
-# --- ledger and audit ------------------------------------------------------------------
-
-
-@ledger_app.command("summary")
-def ledger_summary_command(as_json: JsonOption = False) -> None:
-    """台账概况：方面、任务、措施数，各阶段与各灯的任务数。"""
-    with unit_of_work() as (session, _):
-        summary = ledger_summary(session, local_date(now()))
-    if as_json:
-        print_json(summary)
-        return
-    areas, tasks, measures = summary["areas"], summary["tasks"], summary["measures"]
-    console.print(f"方面 {areas} 个，整改任务 {tasks} 项，整改措施 {measures} 条")
-    stages = "，".join(f"{STAGE_LABELS[Stage(s)]} {n}" for s, n in summary["by_stage"].items())
-    lights = "，".join(f"{LIGHT_LABELS[Light(k)]} {n}" for k, n in summary["by_light"].items())
-    console.print(f"按阶段：{stages}")
-    console.print(f"按灯：{lights}")
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """核验审计记录是否完整、未被篡改；发现问题时以非零状态退出。"""
-    with unit_of_work() as (session, _):
-        problems = audit.verify(session)
-        count = len(session.exec(select(audit.AuditEvent.id)).all())
-    if problems:
-        for problem in problems:
-            errors.print(Text.assemble(("篡改 ", "red"), str(problem)))
-        errors.print(f"审计记录核验未通过：发现 {len(problems)} 处问题")
-        raise typer.Exit(1)
-    console.print(f"审计记录完整：{count} 条事件核验通过")
-
-
-# --- entry point -----------------------------------------------------------------------
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run a command; every failure is one clear line on stderr and a non-zero exit code."""
-    try:
-        result = app(args=argv, prog_name="rectify", standalone_mode=False)
-        return result if isinstance(result, int) else 0
-    except typer.Exit as done:
-        return done.exit_code
-    except typer.Abort:
-        errors.print("已取消")
-        return 130
-    except TyperException as error:  # usage errors: a missing option, an unknown command
-        if type(error).__name__ == "NoArgsIsHelpError":
-            return 0  # the help has been shown
-        fail("用法错误：", usage_message(error))
-        return 2
-    except RectifyError as error:
-        fail("错误：", f"{error}")
-        return 1
-    except ValidationError as error:
-        first = error.errors()[0]
-        fail("配置错误：", f"RECTIFY_{str(first['loc'][0]).upper()}：{first['msg']}")
-        return 2
-    except OperationalError as error:
-        fail("数据库错误：", f"{str(error.orig).strip().splitlines()[0]}")
-        return 1
-    except SQLAlchemyError as error:
-        fail("数据库错误：", f"{str(error).strip().splitlines()[0]}")
-        return 1
-    except OSError as error:
-        fail("文件错误：", f"{error}")
-        return 1
-    except Exception as error:  # the last line of defence: still one line, never a traceback
-        if os.environ.get("RECTIFY_DEBUG"):
-            raise
-        fail("内部错误：", f"{type(error).__name__}: {error}（设置 RECTIFY_DEBUG=1 查看详情）")
-        return 70
-
-
-def usage_message(error: TyperException) -> str:
-    """The parser's complaint in Chinese where we know it, with where to find help."""
-    kind = type(error).__name__
-    param = getattr(error, "param", None)
-    option = "/".join(getattr(param, "opts", None) or [])
-    name = option if option.startswith("-") else option.upper()  # an argument, like TASK_ID
-    unknown_command = re.match(r"No such command '(.*)'", error.format_message())
-    if kind == "MissingParameter" and name:
-        message = f"缺少 {name}"
-    elif kind == "NoSuchOption":
-        message = f"没有选项 {getattr(error, 'option_name', '')}"
-    elif kind == "BadParameter" and name:
-        message = f"{name} 的值不正确"
-    elif unknown_command:
-        message = f"没有命令“{unknown_command.group(1)}”"
-    else:
-        message = error.format_message()
-    ctx = getattr(error, "ctx", None)
-    command = ctx.command_path if ctx is not None else "rectify"
-    return f"{message}；运行“{command} --help”查看用法"
-
-
-def fail(label: str, message: str) -> None:
-    errors.print(Text.assemble((label, "red"), message))
-
-
-def entry() -> None:
-    sys.exit(main())
