@@ -21,9 +21,10 @@ demo: install
 	$(BIN)/rectify task list
 	$(BIN)/rectify ledger summary
 
-## test: install what the tests need (PostgreSQL too), lint, and run the suite on SQLite and PostgreSQL
+## test: install what the tests need (PostgreSQL, LibreOffice), lint, and run the suite on SQLite and PostgreSQL
 test: install-test
 	bash deploy/postgres-for-tests.sh
+	bash deploy/office-tools-for-tests.sh
 	$(MAKE) lint
 	$(BIN)/pytest
 
