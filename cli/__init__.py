@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from typer.exceptions import TyperException
 
 from cli.common import errors
+from cli.documents import export_app, import_app
 from cli.ledger import audit_app, ledger_app
 from cli.setup import init, inspection_app, people_app
 from cli.tasks import task_app
@@ -32,6 +33,8 @@ app.add_typer(task_app, name="task")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(inspection_app, name="inspection")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 
 
 # --- entry point -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the progress-notice test needs to check a .docx the way a person would:
+# Install what the document tests need to check a .docx the way a person would:
 #   LibreOffice Writer, headless (soffice --convert-to pdf)   libreoffice-writer-nogui
+#   LibreOffice Calc, headless (opens the exported ledgers)    libreoffice-calc-nogui
 #   a CJK font, so rendered pages show glyphs and not boxes   fonts-noto-cjk
 #   pdftotext and pdftoppm                                    poppler-utils
 # Installs with apt-get only what is missing; running it again changes nothing.
@@ -16,6 +17,7 @@ missing=()
 if ! command -v soffice >/dev/null; then
   missing+=(libreoffice-writer-nogui)
 fi
+installed libreoffice-calc-nogui || installed libreoffice-calc || missing+=(libreoffice-calc-nogui)
 installed fonts-noto-cjk || missing+=(fonts-noto-cjk)
 if ! command -v pdftotext >/dev/null || ! command -v pdftoppm >/dev/null; then
   missing+=(poppler-utils)

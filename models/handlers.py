@@ -100,13 +100,16 @@ def _current_support(session: Session, task: Task) -> list[int]:
 
 
 def _set_support(step: Step, departments: list[Department]) -> None:
-    """Replace the supporting departments; callers have validated them already."""
+    """Make the supporting departments these (validated) ones, touching only what changes."""
     session, task = step.session, step.task
-    for row in session.exec(select(TaskSupport).where(TaskSupport.task_id == task.id)):
-        session.delete(row)
-    session.flush()
-    for department in departments:
-        session.add(TaskSupport(task_id=task.id, department_id=department.id))
+    wanted = {d.id for d in departments}
+    with session.no_autoflush:
+        current = session.exec(select(TaskSupport).where(TaskSupport.task_id == task.id)).all()
+    for row in current:
+        if row.department_id not in wanted:
+            session.delete(row)
+    for department_id in sorted(wanted - {row.department_id for row in current}):
+        session.add(TaskSupport(task_id=task.id, department_id=department_id))
 
 
 def _check_deadline(deadline: date | None, deadline_class: DeadlineClass) -> None:
@@ -133,7 +136,8 @@ def _assign(
     task.officer_id, task.leader_id = officer.id, leader.id
     task.lead_department_id = lead_department.id
     task.deadline_class = deadline_class
-    _set_support(step, supports)
+    for department in supports:  # a task is assigned once, from pending: it has none yet
+        step.session.add(TaskSupport(task_id=task.id, department_id=department.id))
     _record_deadline(step, deadline, Action.ASSIGN)
     return {
         "officer": _ref(officer),

@@ -10,6 +10,7 @@ caller's transaction, which it flushes but never commits.
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
@@ -32,9 +33,14 @@ def apply(
     *,
     expected_version: int | None = None,
     calendar: WorkCalendar = DEFAULT_CALENDAR,
+    flush: bool = True,
     **data: Any,
 ) -> AuditEvent:
-    """Take one workflow action on a task, or refuse it with a reason; never commits."""
+    """Take one workflow action on a task, or refuse it with a reason; never commits.
+
+    Bulk jobs pass flush=False for many actions and then call `flush_batch`, which turns a
+    concurrent change anywhere in the batch into ChangedMeanwhile for the whole batch.
+    """
     if expected_version is not None and task.version != expected_version:
         raise ChangedMeanwhile(_changed_meanwhile(task.id))
     action = Action(action)
@@ -52,7 +58,8 @@ def apply(
         details = HANDLERS[action](Step(session, task, actor, now, calendar), **data)
         task.stage = rule.next
         task.updated_at = now
-        session.flush()  # the version check: a concurrent change fails here, before the event
+        if flush:  # the version check: a concurrent change fails here, before the event
+            session.flush()
         event = append_event(
             session,
             chain=task_chain(task_id),
@@ -64,10 +71,23 @@ def apply(
             stage_to=rule.next,
             details=details,
         )
-        session.flush()
+        if flush:
+            session.flush()
     except StaleDataError as error:
         raise ChangedMeanwhile(_changed_meanwhile(task_id)) from error
     return event
+
+
+def flush_batch(session: Session) -> None:
+    """Write a batch of actions taken with flush=False; all of them or, on a race, none.
+
+    In one flush the audit event may reach the database before its task's version check,
+    so a concurrent change shows up either as a stale task or as a taken event number.
+    """
+    try:
+        session.flush()
+    except (StaleDataError, IntegrityError) as error:
+        raise ChangedMeanwhile("有任务已被他人修改，本批操作均未生效，请刷新后重试") from error
 
 
 def _changed_meanwhile(task_id: int | None) -> str:

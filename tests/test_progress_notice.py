@@ -1,6 +1,5 @@
 """The progress notice (通报): facts from the ledger, an editable template, a GB/T 9704 .docx."""
 
-import shutil
 import struct
 import subprocess
 from datetime import date
@@ -32,9 +31,9 @@ from models.ledger import DeadlineClass, Task
 from models.queries import ledger_summary
 from models.stages import Action, Stage
 from tests.factories import POLICY
+from tests.office import convert, poppler
 
 TITLE = "关于市委巡察整改落实进展情况的通报"
-INSTALL_HINT = "run `bash deploy/office-tools-for-tests.sh` (as root or with sudo) to install it"
 
 
 # --- Fixtures and helpers ---------------------------------------------------------------
@@ -90,21 +89,6 @@ def expected_counts(session, today: date) -> dict[str, int]:
         "long_term": long_term,
         "in_progress": summary["tasks"] - completed - long_term,
     }
-
-
-def soffice() -> str:
-    for name in ("soffice", "libreoffice"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail(f"LibreOffice (soffice) is not installed; {INSTALL_HINT}")
-
-
-def poppler(tool: str) -> str:
-    found = shutil.which(tool)
-    if not found:
-        pytest.fail(f"{tool} (poppler-utils) is not installed; {INSTALL_HINT}")
-    return found
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -270,22 +254,7 @@ def test_page_numbers_sit_on_the_outer_side_of_odd_and_even_pages(notice):
 
 def test_libreoffice_opens_the_notice_and_renders_its_pages(notice, tmp_path):
     """Converted headless to PDF, the notice keeps its text; its pages are kept as PNG."""
-    out = tmp_path / "pdf"
-    profile = tmp_path / "lo-profile"
-    command = [
-        soffice(),
-        f"-env:UserInstallation={profile.as_uri()}",
-        "--headless",
-        "--norestore",
-        "--convert-to",
-        "pdf",
-        "--outdir",
-        str(out),
-        str(notice),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
-    pdf = out / f"{notice.stem}.pdf"
-    assert result.returncode == 0 and pdf.is_file(), result.stdout + result.stderr
+    pdf = convert(notice, "pdf", tmp_path / "pdf", tmp_path / "lo-profile")
     assert pdf.read_bytes()[:5] == b"%PDF-"
 
     info = subprocess.run(
