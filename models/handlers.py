@@ -169,9 +169,11 @@ def _reassign(
     if new_leader is not None:
         _check_assignee(new_leader, Role.LEADER, "责任领导")
     lead_id = lead_department.id if lead_department is not None else task.lead_department_id
+    current = None  # the supporting departments, read only when they matter
     if support_departments is not None:
         supports = _check_support(support_departments, lead_id)
-    elif lead_id in _current_support(step.session, task):
+        current = set(_current_support(step.session, task))
+    elif lead_id != task.lead_department_id and lead_id in _current_support(step.session, task):
         raise BadInput(f"{lead_department.name} 已是配合部门，请同时调整配合部门")
     new_class = DeadlineClass(deadline_class or task.deadline_class)
     new_deadline = deadline if deadline is not None else task.deadline
@@ -183,9 +185,7 @@ def _reassign(
         task.leader_id, changes["leader"] = new_leader.id, _ref(new_leader)
     if lead_id != task.lead_department_id:
         task.lead_department_id, changes["lead_department"] = lead_id, _ref(lead_department)
-    if support_departments is not None and {d.id for d in supports} != set(
-        _current_support(step.session, task)
-    ):
+    if current is not None and {d.id for d in supports} != current:
         _set_support(step, supports)
         changes["support_departments"] = [_ref(d) for d in supports]
     if new_class != task.deadline_class:
