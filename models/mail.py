@@ -1,0 +1,64 @@
+"""What Rectify has to say to people, kept until delivered: the outbox and the event cursor."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel, String
+
+
+class MessageState(StrEnum):
+    PENDING = "pending"  # waiting for its send time or a retry
+    SENDING = "sending"  # claimed by a delivery run
+    SENT = "sent"  # accepted by the server (or captured locally)
+    FAILED = "failed"  # refused for good; reason kept, `rectify mail retry` requeues
+
+
+MESSAGE_STATE_LABELS: dict[MessageState, str] = {
+    MessageState.PENDING: "待发送",
+    MessageState.SENDING: "发送中",
+    MessageState.SENT: "已发送",
+    MessageState.FAILED: "发送失败",
+}
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One e-mail, rendered and stored before anything is sent, under a unique key."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)  # e.g. "digest:officer:12:2026-09-30"
+    kind: str = Field(max_length=40, index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    to_address: str = Field(max_length=200)
+    subject: str = Field(max_length=300)
+    text: str
+    html: str
+    state: str = Field(default=MessageState.PENDING, sa_type=String(20), index=True)
+    attempts: int = Field(default=0)
+    send_after: datetime
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime
+
+
+class EventCursor(SQLModel, table=True):
+    """How far a reader of the audit trail has got, so each event is handled once."""
+
+    __tablename__ = "event_cursor"
+
+    name: str = Field(max_length=50, primary_key=True)
+    last_event_id: int = Field(default=0)
+    updated_at: datetime
+
+
+class CalendarDay(SQLModel, table=True):
+    """A user's override of the working calendar: a holiday or a make-up working day."""
+
+    __tablename__ = "calendar_day"
+
+    day: date = Field(primary_key=True)
+    working: bool
+    note: str | None = Field(default=None, max_length=100)
+    updated_at: datetime
