@@ -14,6 +14,7 @@ from rich.text import Text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from typer.exceptions import TyperException
 
+from cli.calendar import calendar_app
 from cli.common import errors
 from cli.documents import export_app, import_app
 from cli.ledger import audit_app, ledger_app
@@ -35,6 +36,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(inspection_app, name="inspection")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.add_typer(calendar_app, name="calendar")
 
 
 # --- entry point -----------------------------------------------------------------------
