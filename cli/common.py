@@ -14,6 +14,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from models.calendar import load_calendar
 from models.db import make_engine, require_current_schema, transaction
 from models.directory import find_department, find_person
 from models.errors import BadInput, NotFound
@@ -107,7 +108,7 @@ def act(task_id: int, action: Action, actor_ref: str, **data: Any) -> None:
         resolved = {
             key: value(session) if callable(value) else value for key, value in data.items()
         }
-        apply(session, task, action, actor, now(), **resolved)
+        apply(session, task, action, actor, now(), calendar=load_calendar(session), **resolved)
         stage = STAGE_LABELS[Stage(task.stage)]
     console.print(f"任务 {task_id}：{actor.name} {ACTION_LABELS[action]}，当前阶段“{stage}”")
 

@@ -13,7 +13,7 @@ from cli.common import (
     unit_of_work,
 )
 from models import audit
-from models.calendar import local_date
+from models.calendar import load_calendar, local_date
 from models.lights import LIGHT_LABELS, Light
 from models.queries import ledger_summary
 from models.stages import STAGE_LABELS, Stage
@@ -29,7 +29,7 @@ audit_app = typer.Typer(help="审计记录", no_args_is_help=True)
 def ledger_summary_command(as_json: JsonOption = False) -> None:
     """台账概况：方面、任务、措施数，各阶段与各灯的任务数。"""
     with unit_of_work() as (session, _):
-        summary = ledger_summary(session, local_date(now()))
+        summary = ledger_summary(session, local_date(now()), load_calendar(session))
     if as_json:
         print_json(summary)
         return

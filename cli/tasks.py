@@ -27,7 +27,7 @@ from cli.common import (
     unit_of_work,
 )
 from models import audit
-from models.calendar import SHANGHAI, local_date
+from models.calendar import SHANGHAI, load_calendar, local_date
 from models.directory import find_person
 from models.errors import BadInput, NotFound
 from models.evidence import StoredFile, discard_unreferenced, store_file
@@ -83,7 +83,7 @@ def task_list(
     """列出整改任务及其红黄绿灯。"""
     wanted = parse_choice(stage, STAGE_LABELS, "阶段") if stage else None
     with unit_of_work() as (session, _):
-        today = local_date(now())
+        today, calendar = local_date(now()), load_calendar(session)
         people, departments = _names(session)
         areas = {a.id: a for a in session.exec(select(Area))}
         query = select(Task).order_by(Task.inspection_id, Task.area_id, Task.number)
@@ -100,7 +100,7 @@ def task_list(
                 "deadline": t.deadline,
                 "deadline_class": t.deadline_class,
                 "stage": t.stage,
-                "light": light(t, today),
+                "light": light(t, today, calendar),
             }
             for t in session.exec(query)
         ]
@@ -152,7 +152,7 @@ def task_show(
             "number": task.number,
             "title": task.title,
             "stage": task.stage,
-            "light": light(task, local_date(now())),
+            "light": light(task, local_date(now()), load_calendar(session)),
             "leader": people.get(task.leader_id),
             "lead_department": departments.get(task.lead_department_id),
             "support_departments": [departments[d] for d in supports],

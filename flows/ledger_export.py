@@ -31,7 +31,7 @@ from flows.ledger_xlsx import (
     choose_inspection,
     write_ledger_workbook,
 )
-from models.calendar import DEFAULT_CALENDAR, WorkCalendar, local_date
+from models.calendar import WorkCalendar, load_calendar, local_date
 from models.ledger import DEADLINE_CLASS_LABELS, Area, DeadlineClass, Measure, Task, TaskSupport
 from models.lights import LIGHT_LABELS, Light, light
 from models.people import Department, Person
@@ -52,9 +52,10 @@ def export_ledger(
     today: date,
     inspection_id: int | None = None,
     *,
-    calendar: WorkCalendar = DEFAULT_CALENDAR,
+    calendar: WorkCalendar | None = None,
 ) -> int:
     """Write the 整改台账 of an inspection to `path`; returns the number of task rows."""
+    calendar = calendar or load_calendar(session)
     inspection = choose_inspection(session, inspection_id)
     people, departments = _names(session)
     supports = _supports(session, inspection.id, departments)
@@ -253,30 +254,14 @@ class _LightProbe:
         return self.deadline_class == DeadlineClass.LONG_TERM
 
 
-class _RememberingCalendar(WorkCalendar):
-    """The working calendar, each day looked up once: every task's light walks the same days."""
-
-    def __init__(self, calendar: WorkCalendar) -> None:
-        super().__init__()
-        self.calendar = calendar
-        self.days: dict[date, bool] = {}
-
-    def is_working_day(self, day: date) -> bool:
-        known = self.days.get(day)
-        if known is None:
-            known = self.days[day] = self.calendar.is_working_day(day)
-        return known
-
-
 def _light_cache(today: date, calendar: WorkCalendar) -> Callable[[str, str, date | None], Light]:
     """The light depends only on stage, class and deadline: computed once per combination."""
     cache: dict[tuple[str, str, date | None], Light] = {}
-    remembering = _RememberingCalendar(calendar)
 
     def lamp(stage: str, deadline_class: str, deadline: date | None) -> Light:
         key = (stage, deadline_class, deadline)
         if key not in cache:
-            cache[key] = light(_LightProbe(*key), today, remembering)
+            cache[key] = light(_LightProbe(*key), today, calendar)
         return cache[key]
 
     return lamp
