@@ -18,6 +18,7 @@ from cli.calendar import calendar_app
 from cli.common import errors
 from cli.documents import export_app, import_app
 from cli.ledger import audit_app, ledger_app
+from cli.mail import mail_app
 from cli.setup import init, inspection_app, people_app
 from cli.tasks import task_app
 from models.errors import RectifyError
@@ -37,6 +38,7 @@ app.add_typer(inspection_app, name="inspection")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(mail_app, name="mail")
 
 
 # --- entry point -----------------------------------------------------------------------

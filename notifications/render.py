@@ -1,0 +1,217 @@
+"""Messages from templates: a subject, a plain text and an HTML body per kind, in Chinese.
+
+Templates live in notifications/templates/ as `{kind}.subject.txt`, `{kind}.txt` and
+`{kind}.html`. HTML is autoescaped, so a name, title or reason containing markup stays text;
+subjects are forced onto one line, so nothing a user typed can become a header.
+
+Contexts (StrictUndefined: a missing value is a render error, never an empty string):
+- digest: person_name, day (date), items (list of DigestItem)
+- every event kind: person_name, task (TaskRef), actor_name, and
+  - assigned: deadline (None for long-term tasks)
+  - rejected: reason
+  - approved: —
+  - extension_granted: deadline, optionally previous_deadline
+  - extension_refused: deadline, reason
+  - lookback_assigned: due (the date the review is due)
+  - rebound: finding, deadline
+"""
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    pass_context,
+    select_autoescape,
+)
+
+from models.lights import LIGHT_LABELS, Light
+from models.settings import DEFAULT_BASE_URL
+from notifications.links import task_url
+
+TEMPLATES = Path(__file__).with_name("templates")
+SUBJECT_MAX = 200  # characters; the outbox column holds 300
+
+KIND_LABELS: dict[str, str] = {
+    "digest": "整改提醒",
+    "assigned": "任务交办",
+    "rejected": "销号退回",
+    "approved": "已销号",
+    "extension_granted": "延期已批准",
+    "extension_refused": "延期未批准",
+    "lookback_assigned": "回头看",
+    "rebound": "问题反弹",
+}
+KINDS = tuple(KIND_LABELS)
+
+LIGHT_COLORS = {Light.RED: "#d93025", Light.YELLOW: "#f9ab00", Light.GREEN: "#188038"}
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """What a message says about a task: its id (for the link), number and title."""
+
+    id: int
+    title: str
+    number: str | None = None  # e.g. "2.3": area 2, task 3
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One line of a digest."""
+
+    task: TaskRef
+    light: str  # a models.lights.Light value
+    deadline: date | None
+    days_left: int | None  # working days until the deadline; negative when overdue
+    role: str | None = None  # why this person is told: 责任人, 责任领导, 领导小组
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_left is not None and self.days_left < 0
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class RenderError(Exception):
+    """A message could not be rendered; the outbox records it as that message's failure."""
+
+
+# --- cleaning what users typed ------------------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+
+
+def one_line(value: object) -> str:
+    """Text fit for a header: line breaks, control and format characters become spaces."""
+    text = "" if value is None else str(value)
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
+    )
+    return _SPACES.sub(" ", cleaned).strip()
+
+
+def clean_body(text: str) -> str:
+    """A body with \\n line ends and no control characters other than tab and newline."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(
+        ch
+        for ch in text
+        if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch not in "\u2028\u2029")
+    )
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- filters ---------------------------------------------------------------------------
+
+
+def _date_cn(value: date | None) -> str:
+    return f"{value.year}年{value.month}月{value.day}日" if value else "未定"
+
+
+def _deadline_cn(value: date | None) -> str:
+    return _date_cn(value) if value else "长期坚持"
+
+
+def _days_text(days_left: int | None) -> str:
+    if days_left is None:
+        return "按期报送进展"
+    if days_left < 0:
+        return f"已逾期 {-days_left} 个工作日"
+    if days_left == 0:
+        return "今日到期"
+    return f"剩余 {days_left} 个工作日"
+
+
+def _task_label(task: Any, limit: int | None = None) -> str:
+    title = one_line(task.title)
+    if limit:
+        title = shorten(title, limit)
+    return f"{task.number} {title}" if task.number else title
+
+
+def _light_label(value: str) -> str:
+    try:
+        return LIGHT_LABELS[Light(value)]
+    except ValueError:
+        return one_line(value)
+
+
+def _light_color(value: str) -> str:
+    try:
+        return LIGHT_COLORS.get(Light(value), "#6a737d")
+    except ValueError:
+        return "#6a737d"
+
+
+@pass_context
+def _task_url(context: Any, task: Any) -> str:
+    return task_url(context["base_url"], task.id)
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        one_line=one_line,
+        date_cn=_date_cn,
+        deadline_cn=_deadline_cn,
+        days_text=_days_text,
+        task_label=_task_label,
+        light_label=_light_label,
+        light_color=_light_color,
+        task_url=_task_url,
+    )
+    return env
+
+
+_ENV = _environment()
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def render(kind: str, context: Mapping[str, Any], *, base_url: str = DEFAULT_BASE_URL) -> Rendered:
+    """Subject, text and HTML of one message; RenderError when that is impossible."""
+    if kind not in KIND_LABELS:
+        raise RenderError(f"未知的邮件类型：{kind}")
+    values = {**context, "base_url": base_url}
+    try:
+        if kind == "digest":
+            values["overdue"] = sum(1 for item in values["items"] if item.overdue)
+        subject = _ENV.get_template(f"{kind}.subject.txt").render(values)
+        subject = shorten(one_line(subject), SUBJECT_MAX)
+        text = _ENV.get_template(f"{kind}.txt").render(values)
+        html = _ENV.get_template(f"{kind}.html").render({**values, "subject": subject})
+    except (TemplateError, AttributeError, TypeError, ValueError, KeyError) as error:
+        raise RenderError(f"邮件模板 {kind} 渲染失败：{type(error).__name__}: {error}") from error
+    if not subject:
+        raise RenderError(f"邮件模板 {kind} 生成的主题为空")
+    return Rendered(subject=subject, text=_tidy(clean_body(text)), html=clean_body(html))
+
+
+def _tidy(text: str) -> str:
+    """At most one blank line in a row, and one newline at the end."""
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"

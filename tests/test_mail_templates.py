@@ -1,0 +1,188 @@
+"""Mail templates: every kind in Chinese, HTML escaped, nothing a user typed becomes a header."""
+
+import re
+from datetime import UTC, date, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+import pytest
+
+from models.mail import OutboxMessage
+from notifications.message import build_email, message_id
+from notifications.render import KINDS, DigestItem, RenderError, TaskRef, render
+
+NOW = datetime(2026, 9, 14, 0, 30, tzinfo=UTC)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+TASK = TaskRef(id=7, number="2.3", title="河道垃圾清理不彻底")
+
+
+def context_for(kind: str, task: TaskRef = TASK, **overrides) -> dict:
+    if kind == "digest":
+        values = {
+            "person_name": "李明",
+            "day": date(2026, 9, 14),
+            "items": [
+                DigestItem(task, "red", date(2026, 9, 10), -2, "责任人"),
+                DigestItem(TaskRef(8, "水质监测不到位", "2.4"), "yellow", date(2026, 9, 18), 4),
+                DigestItem(TaskRef(9, "长效机制建设", "3.1"), "none", None, None),
+            ],
+        }
+    else:
+        values = {
+            "person_name": "李明",
+            "task": task,
+            "actor_name": "王芳",
+            "deadline": date(2026, 10, 30),
+            "previous_deadline": date(2026, 9, 30),
+            "reason": "佐证材料不足，请补充现场照片",
+            "due": date(2026, 12, 28),
+            "finding": "河道再次出现垃圾堆积",
+        }
+    return {**values, **overrides}
+
+
+def outbox_row(subject: str, text: str, html: str) -> OutboxMessage:
+    return OutboxMessage(
+        id=41,
+        key="assigned:7:12",
+        kind="assigned",
+        to_address="liming@example.cn",
+        subject=subject,
+        text=text,
+        html=html,
+        send_after=NOW,
+        created_at=NOW,
+    )
+
+
+def wire_bytes(kind: str, title: str) -> tuple[EmailMessage, bytes]:
+    """Render a message about a task with this title and return it as sent on the wire."""
+    rendered = render(kind, context_for(kind, TaskRef(id=7, number="2.3", title=title)))
+    row = outbox_row(rendered.subject, rendered.text, rendered.html)
+    message = build_email(row, sender="整改办 <zgb@example.cn>", domain="example.cn", now=NOW)
+    data = message.as_bytes(policy=policy.SMTP)
+    return BytesParser(policy=policy.default).parsebytes(data), data
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_renders_a_chinese_subject_text_and_html(kind):
+    rendered = render(kind, context_for(kind))
+
+    assert CJK.search(rendered.subject)
+    assert "\n" not in rendered.subject
+    assert "李明同志" in rendered.text
+    assert "http://127.0.0.1:8000/tasks/7" in rendered.text
+    assert rendered.html.startswith("<!DOCTYPE html>")
+    assert '<html lang="zh-CN">' in rendered.html
+    assert 'href="http://127.0.0.1:8000/tasks/7"' in rendered.html
+    assert "河道垃圾清理不彻底" in rendered.text + rendered.html
+
+
+def text_of(kind: str, **overrides) -> str:
+    return render(kind, context_for(kind, **overrides)).text
+
+
+def test_event_messages_carry_their_particulars():
+    assert "退回理由：佐证材料不足，请补充现场照片" in text_of("rejected")
+    assert "新的整改时限：2026年10月30日（原时限：2026年9月30日）" in text_of("extension_granted")
+    assert "理由：佐证材料不足" in text_of("extension_refused")
+    assert "2026年12月28日 前" in text_of("lookback_assigned")
+    assert "核查发现：河道再次出现垃圾堆积" in text_of("rebound")
+    assert "整改时限：长期坚持" in text_of("assigned", deadline=None)
+
+
+def test_a_digest_lists_every_item_with_its_light_deadline_and_days():
+    rendered = render("digest", context_for("digest"))
+
+    assert rendered.subject == (
+        "【整改提醒】您有 3 项整改事项需要关注，其中 1 项已逾期（2026年9月14日）"
+    )
+    text = rendered.text
+    assert "1. [红灯] 2.3 河道垃圾清理不彻底" in text
+    assert "整改时限：2026年9月10日；已逾期 2 个工作日；您是责任人" in text
+    assert "2. [黄灯] 2.4 水质监测不到位" in text
+    assert "剩余 4 个工作日" in text
+    assert "3. [—] 3.1 长效机制建设" in text
+    for task_id in (7, 8, 9):
+        assert f"http://127.0.0.1:8000/tasks/{task_id}" in text
+        assert f'href="http://127.0.0.1:8000/tasks/{task_id}"' in rendered.html
+    assert "已逾期 2 个工作日" in rendered.html
+
+
+def test_links_use_the_configured_base_url():
+    rendered = render("approved", context_for("approved"), base_url="https://zg.example.gov.cn")
+
+    assert "https://zg.example.gov.cn/tasks/7" in rendered.text
+    assert 'href="https://zg.example.gov.cn/tasks/7"' in rendered.html
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_markup_in_a_title_name_or_reason_is_escaped_in_html(kind):
+    script = "<script>alert('x')</script>"
+    task = TaskRef(id=7, number="2.3", title=f"{script}整改")
+    context = context_for(kind, task, person_name="<b>李明</b>")
+    if kind != "digest":
+        context.update(actor_name=script, reason=script, finding=script)
+
+    rendered = render(kind, context)
+
+    assert "<script>" not in rendered.html
+    assert "<b>李明</b>" not in rendered.html
+    assert "&lt;script&gt;" in rendered.html
+    assert script in rendered.text  # plain text shows what was typed, as text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_subjects_are_one_line_whatever_the_title_contains(kind):
+    title = "整改\r\n第二行\n第三行\r第四行\u2028第五行\x00\x1b\t末尾"
+    rendered = render(kind, context_for(kind, TaskRef(id=7, number="2.3", title=title)))
+
+    assert re.search(r"[\x00-\x1f\x7f\u2028\u2029]", rendered.subject) is None
+    assert "  " not in rendered.subject
+
+
+def test_cr_lf_in_a_title_does_not_create_a_header():
+    title = "整改\r\nBcc: spy@evil.cn\r\nX-Injected: yes\r\n\r\n<h1>正文</h1>"
+
+    for kind in KINDS:
+        parsed, data = wire_bytes(kind, title)
+
+        assert parsed["Bcc"] is None
+        assert parsed["X-Injected"] is None
+        assert b"\r\nBcc:" not in data
+        assert b"\r\nX-Injected:" not in data
+        assert set(parsed.keys()) >= {"From", "To", "Subject", "Date", "Message-ID"}
+        assert "\n" not in str(parsed["Subject"])
+        assert parsed["To"] == "liming@example.cn"
+        assert parsed["Message-ID"] == message_id(outbox_row("", "", ""), "example.cn")
+
+
+def test_the_subject_on_the_wire_decodes_to_the_rendered_subject():
+    parsed, _ = wire_bytes("assigned", "河道垃圾清理不彻底")
+
+    assert str(parsed["Subject"]) == "【任务交办】2.3 河道垃圾清理不彻底"
+    assert str(parsed["From"]) == "整改办 <zgb@example.cn>"
+    assert parsed.get_body(("plain",)).get_content().startswith("李明同志：")
+    assert "<!DOCTYPE html>" in parsed.get_body(("html",)).get_content()
+
+
+def test_the_email_package_refuses_header_injection_outright():
+    message = EmailMessage()
+
+    with pytest.raises(ValueError):
+        message["Subject"] = "整改\r\nBcc: spy@evil.cn"
+    with pytest.raises(ValueError):
+        message["To"] = "liming@example.cn\nBcc: spy@evil.cn"
+
+
+def test_a_missing_value_is_a_render_error_not_an_empty_message():
+    context = context_for("rejected")
+    del context["reason"]
+
+    with pytest.raises(RenderError, match="rejected"):
+        render("rejected", context)
+    with pytest.raises(RenderError, match="未知的邮件类型"):
+        render("no_such_kind", context)
+    with pytest.raises(RenderError):
+        render("digest", {"person_name": "李明", "day": date(2026, 9, 14), "items": [{"x": 1}]})
