@@ -17,6 +17,7 @@ from typer.exceptions import TyperException
 from cli.calendar import calendar_app
 from cli.common import errors
 from cli.documents import export_app, import_app
+from cli.flows import flow_app
 from cli.ledger import audit_app, ledger_app
 from cli.mail import mail_app
 from cli.setup import init, inspection_app, people_app
@@ -39,6 +40,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(mail_app, name="mail")
+app.add_typer(flow_app, name="flow")
 
 
 # --- entry point -----------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""The Prefect flows: what runs on a schedule, or by hand as if at a given moment.
+
+Each flow opens the configured database, calls one batched function (flows.reminders,
+notifications.delivery) and reports what it did in its return value and its log, so a run's
+history is where Prefect users look. `at` lets an admin or a test run a flow as if at that
+moment; without it the flow runs at the current time.
+"""
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from flows.reminders import notify_events, plan_day
+from models.db import make_engine
+from models.settings import Settings
+from notifications.delivery import deliver_due
+
+
+def _moment(at: datetime | None) -> datetime:
+    return at if at is not None else datetime.now(UTC)
+
+
+@flow(name="deadline_reminders", log_prints=False)
+def deadline_reminders(at: datetime | None = None) -> dict[str, Any]:
+    """Plan the day's digests (one per person) into the outbox; nothing on days off."""
+    settings, now = Settings(), _moment(at)
+    engine = make_engine(settings.db_url)
+    try:
+        report = plan_day(engine, now, settings)
+    finally:
+        engine.dispose()
+    logger = get_run_logger()
+    for warning in report.warnings:
+        logger.warning(warning)
+    logger.info(
+        "提醒：%s 人 %s 项，新入发件箱 %s 封", report.digests, report.items, report.enqueued
+    )
+    return asdict(report)
+
+
+@flow(name="deliver_outbox", log_prints=False)
+def deliver_outbox(at: datetime | None = None) -> dict[str, Any]:
+    """Turn new audit events into messages, then send everything that is due."""
+    settings, now = Settings(), _moment(at)
+    engine = make_engine(settings.db_url)
+    try:
+        events = notify_events(engine, now, settings)
+        delivery = deliver_due(engine, now, settings)
+    finally:
+        engine.dispose()
+    logger = get_run_logger()
+    logger.info(
+        "事件 %s 条，新消息 %s 封；发送 %s，重试 %s，失败 %s",
+        events.events,
+        events.enqueued,
+        delivery.sent,
+        delivery.retried,
+        delivery.failed,
+    )
+    if delivery.problem:
+        logger.warning(delivery.problem)
+    return {"events": asdict(events), "delivery": asdict(delivery)}
+
+
+FLOWS = {"deadline_reminders": deadline_reminders, "deliver_outbox": deliver_outbox}
