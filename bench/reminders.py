@@ -1,0 +1,682 @@
+"""Benchmark: the day's deadline reminders — planning and delivery, against a ceiling and naive.
+
+    .venv/bin/python bench/reminders.py                 # 100,000 open tasks, 5,000 people, SQLite
+    .venv/bin/python bench/reminders.py --tasks 20000 --skip-flows      # quicker
+    .venv/bin/python bench/reminders.py --postgres postgresql://postgres:postgres@127.0.0.1/postgres
+
+Issue 4. A generator builds a ledger of open tasks (stages assigned / acting / evidence, every
+one dated, deadlines spread from 60 days before to 300 days after the benchmark day) for
+5,000 people with e-mail addresses: a leadership group of 5, 300 leaders, 4,693 officers, the
+office and the system. Then, side by side, against one aiosmtpd sink running in its own
+process (accepts everything, counts):
+
+  ceiling  — raw aiosmtplib: the very messages Rectify enqueued (same addresses, subjects,
+             text and HTML parts, built up front, untimed) over 8 reused connections in parallel
+  plan     — flows.reminders.plan_day (what the deadline_reminders flow calls): plan + render +
+             enqueue one digest per person
+  deliver  — notifications.delivery.deliver_due (what the deliver_outbox flow calls), 8
+             connections, security "none"
+  naive    — on a 1,000-task ledger: a Prefect flow with one Prefect task per ledger row (load
+             the row, decide with the same rule) and prefect-email's email_send_message per
+             message (one message per reminder, no digest), awaited in an async flow
+  flows    — one real run of each Prefect flow (deadline_reminders, deliver_outbox) on a fresh
+             copy of the ledger, to show what the Prefect wrapper adds (--skip-flows to skip)
+
+Every measurement runs in a fresh subprocess: its peak RSS (VmHWM) is that operation's, plus
+the interpreter and imports (the "baseline" row). Prefect's temporary API server is a process
+of its own and is not in the Prefect rows' RSS; its start-up is done before the clock starts.
+Times are printed, never asserted; BENCHMARKS.md keeps the numbers.
+"""
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+NOW = datetime(2026, 9, 14, 0, 30, tzinfo=UTC)  # Monday 14 September 2026, 08:30 in Beijing
+TODAY = date(2026, 9, 14)
+PEOPLE = 5000
+LEADERSHIP = range(1, 6)  # 领导小组
+LEADERS = range(6, 306)  # 责任领导
+OFFICERS = range(306, PEOPLE - 1)  # 责任人
+OFFICE_ID, SYSTEM_ID = PEOPLE - 1, PEOPLE
+CONNECTIONS = 8
+NAIVE_TASKS = 1000
+DEADLINE_SPREAD = (-60, 300)  # days around the benchmark day
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰建国志红"
+FILLER = (
+    "在落实全面从严治党主体责任、推动重点工作落地见效、加强制度建设和监督管理等方面"
+    "存在差距，部分工作标准不高、措施不够有力、跟踪问效不到位，需要进一步压实责任。"
+)
+
+
+def _text(rng: random.Random, length: int) -> str:
+    start = rng.randrange(len(FILLER) - length)
+    return FILLER[start : start + length]
+
+
+def build(url: str, tasks: int) -> None:
+    """A ledger of `tasks` open, dated tasks for PEOPLE people, with bulk Core inserts."""
+    from sqlalchemy import insert, text
+
+    from models.db import make_engine, upgrade
+    from models.ledger import Area, DeadlineClass, Inspection, Task
+    from models.people import SYSTEM_NAME, Department, Person, PersonRole, Role
+    from models.stages import Stage
+
+    engine = make_engine(url)
+    upgrade(engine)
+    rng = random.Random(4)
+    names = [s + g1 + g2 for s in SURNAMES for g1 in GIVEN for g2 in GIVEN]
+    rng.shuffle(names)
+    with engine.begin() as db:
+        db.execute(insert(Department), [{"id": i, "name": f"第{i:03d}科"} for i in range(1, 101)])
+        people, roles = [], []
+        for i in range(1, PEOPLE + 1):
+            if i in LEADERSHIP:
+                role = Role.LEADERSHIP
+            elif i in LEADERS:
+                role = Role.LEADER
+            elif i in OFFICERS:
+                role = Role.OFFICER
+            else:
+                role = Role.OFFICE if i == OFFICE_ID else Role.SYSTEM
+            people.append(
+                {
+                    "id": i,
+                    "name": SYSTEM_NAME if role == Role.SYSTEM else names[i] + str(i),
+                    "email": None if role == Role.SYSTEM else f"p{i}@example.gov.cn",
+                    "department_id": (i % 100) + 1 if role != Role.SYSTEM else None,
+                    "created_at": NOW,
+                }
+            )
+            roles.append({"person_id": i, "role": role})
+        db.execute(insert(Person), people)
+        db.execute(insert(PersonRole), roles)
+        db.execute(insert(Inspection), [{"id": 1, "title": "基准测试巡察", "created_at": NOW}])
+        areas = (tasks + 999) // 1000
+        db.execute(
+            insert(Area),
+            [
+                {"id": a, "inspection_id": 1, "number": a, "title": f"第{a}方面：{_text(rng, 30)}"}
+                for a in range(1, areas + 1)
+            ],
+        )
+        stages = [Stage.ASSIGNED] * 30 + [Stage.ACTING] * 55 + [Stage.EVIDENCE] * 15
+        officers = list(OFFICERS)
+        rows = []
+        for t in range(1, tasks + 1):
+            officer = rng.choice(officers)
+            rows.append(
+                {
+                    "id": t,
+                    "inspection_id": 1,
+                    "area_id": (t - 1) // 1000 + 1,
+                    "number": (t - 1) % 1000 + 1,
+                    "title": f"问题{t}：{_text(rng, 30)}",
+                    "stage": rng.choice(stages),
+                    "leader_id": LEADERS[officer % len(LEADERS)],
+                    "lead_department_id": (officer % 100) + 1,
+                    "officer_id": officer,
+                    "deadline": TODAY + timedelta(days=rng.randint(*DEADLINE_SPREAD)),
+                    "deadline_class": DeadlineClass.DATED,
+                    "round": 0,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+            )
+        for start in range(0, len(rows), 20000):
+            db.execute(insert(Task), rows[start : start + 20000])
+        if db.dialect.name == "postgresql":
+            for table in ("department", "person", "inspection", "area", "task"):
+                sequence = f"pg_get_serial_sequence('{table}', 'id')"
+                db.execute(text(f"SELECT setval({sequence}, max(id)) FROM {table}"))
+    engine.dispose()
+
+
+# --- the sink: its own process ---------------------------------------------------------
+
+
+def sink(port: int) -> None:
+    """aiosmtpd accepting every message; prints counts when a line arrives on stdin."""
+    from aiosmtpd.controller import Controller
+
+    class Counter:
+        messages = 0
+        size = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages += 1
+            self.size += len(envelope.content)
+            return "250 OK"
+
+    counter = Counter()
+    controller = Controller(counter, hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        print(json.dumps({"messages": counter.messages, "bytes": counter.size}), flush=True)
+    controller.stop()
+
+
+class Sink:
+    def __init__(self) -> None:
+        with socket.socket() as probe:  # aiosmtpd cannot take port 0: pick a free one first
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--sink", str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def count(self) -> int:
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())["messages"]
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+# --- measurements, each in its own process ---------------------------------------------
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM: ru_maxrss keeps the parent's across exec)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def smtp_settings(url: str, port: int):
+    from models.settings import Settings
+
+    return Settings(
+        database_url=url,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+        mail_connections=CONNECTIONS,
+    )
+
+
+def child(operation: str, url: str, port: int) -> dict:
+    from models.db import make_engine
+
+    engine = make_engine(url)
+    if operation == "baseline":
+        import flows.reminders  # noqa: F401
+        import notifications.delivery  # noqa: F401
+
+        return {"messages": 0, "seconds": 0.0}
+    if operation == "plan":
+        from flows.reminders import plan_day
+
+        settings = smtp_settings(url, port)
+        started = time.perf_counter()
+        report = plan_day(engine, NOW, settings)
+        seconds = time.perf_counter() - started
+        detail = f"{report.digests:,} digests, {report.items:,} items"
+        return {"messages": report.enqueued, "seconds": seconds, "detail": detail}
+    if operation == "deliver":
+        from notifications.delivery import deliver_due
+
+        settings = smtp_settings(url, port)
+        started = time.perf_counter()
+        report = deliver_due(engine, NOW, settings)
+        seconds = time.perf_counter() - started
+        detail = f"retried {report.retried}, failed {report.failed}, problem {report.problem}"
+        return {"messages": report.sent, "seconds": seconds, "detail": detail}
+    if operation == "ceiling":
+        return ceiling(engine, port)
+    if operation == "naive":
+        return naive(engine, port)
+    if operation == "flows":
+        return flow_runs()
+    raise SystemExit(f"unknown operation {operation}")
+
+
+def ceiling(engine, port: int) -> dict:
+    """Raw aiosmtplib: the enqueued messages, built first, sent over 8 reused connections."""
+    import asyncio
+    from collections import deque
+    from email.message import EmailMessage
+    from email.utils import format_datetime
+
+    import aiosmtplib
+    from sqlmodel import Session, select
+
+    from models.mail import MessageState, OutboxMessage
+
+    messages = deque()
+    with Session(engine) as session:
+        rows = session.exec(
+            select(
+                OutboxMessage.id,
+                OutboxMessage.to_address,
+                OutboxMessage.subject,
+                OutboxMessage.text,
+                OutboxMessage.html,
+            ).where(OutboxMessage.state == MessageState.PENDING)
+        )
+        for row_id, to, subject, text, html in rows:
+            message = EmailMessage()
+            message["From"] = "Rectify <rectify@localhost>"
+            message["To"] = to
+            message["Subject"] = subject
+            message["Date"] = format_datetime(NOW)
+            message["Message-ID"] = f"<ceiling-{row_id}@localhost>"
+            message.set_content(text)
+            message.add_alternative(html, subtype="html")
+            messages.append(message)
+    total = len(messages)
+
+    async def worker() -> int:
+        client = aiosmtplib.SMTP(
+            hostname="127.0.0.1", port=port, start_tls=False, local_hostname="localhost"
+        )
+        await client.connect()
+        sent = 0
+        while messages:
+            await client.send_message(messages.popleft())
+            sent += 1
+        await client.quit()
+        return sent
+
+    async def run() -> int:
+        return sum(await asyncio.gather(*(worker() for _ in range(CONNECTIONS))))
+
+    started = time.perf_counter()
+    sent = asyncio.run(run())
+    seconds = time.perf_counter() - started
+    return {"messages": sent, "seconds": seconds, "detail": f"{total:,} built up front"}
+
+
+def _quiet_prefect():
+    """Heartbeat off (about 1 s per sync flow run otherwise, STACK-NOTES.md)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
+def naive(engine, port: int) -> dict:
+    """One Prefect task per ledger row, one prefect-email message per reminder."""
+    import asyncio
+
+    from prefect import flow, task
+    from prefect_email import EmailServerCredentials, email_send_message
+    from sqlmodel import Session, select
+
+    from models.calendar import load_calendar
+    from models.ledger import Task
+    from models.people import Person, PersonRole, Role
+    from models.reminders import DEFAULT_POLICY, _due_deadlines
+    from models.stages import OPEN_STAGES
+
+    credentials = EmailServerCredentials(
+        smtp_server="127.0.0.1", smtp_port=port, smtp_type="INSECURE"
+    )
+    with Session(engine) as session:
+        calendar = load_calendar(session)
+        ids = list(session.exec(select(Task.id).order_by(Task.id)))
+        emails = dict(session.exec(select(Person.id, Person.email)).all())
+        leadership = list(
+            session.exec(
+                select(PersonRole.person_id).where(PersonRole.role == Role.LEADERSHIP.value)
+            )
+        )
+    horizon = calendar.add_working_days(TODAY, max(DEFAULT_POLICY.before_days))
+
+    @task
+    def remind_row(task_id: int) -> list[tuple[str, str]]:
+        """Whom to tell about this one row today: (address, text)."""
+        with Session(engine) as session:
+            row = session.get(Task, task_id)
+        if row.stage not in OPEN_STAGES or row.deadline is None or row.deadline > horizon:
+            return []
+        due = _due_deadlines(
+            TODAY, min(TODAY, row.deadline), horizon, calendar, DEFAULT_POLICY
+        ).get(row.deadline)
+        if due is None:
+            return []
+        who = [row.officer_id]
+        if due < 0:
+            who.append(row.leader_id)
+            if -due >= DEFAULT_POLICY.leadership_from:
+                who += leadership
+        line = f"整改任务「{row.title}」，整改时限 {row.deadline}（{due} 个工作日）"
+        return [(emails[p], line) for p in who]
+
+    sends: list[float] = []
+
+    @flow(name="naive_reminders")
+    async def naive_reminders() -> int:
+        sent = 0
+        for task_id in ids:
+            for address, line in remind_row(task_id):
+                started = time.perf_counter()
+                await email_send_message(
+                    subject="整改时限提醒",
+                    msg=f"<p>{line}</p>",
+                    msg_plain=line,
+                    email_server_credentials=credentials,
+                    email_from="rectify@localhost",
+                    email_to=address,
+                )
+                sends.append(time.perf_counter() - started)
+                sent += 1
+        return sent
+
+    @flow(name="warm_up")
+    async def warm_up() -> int:
+        return 1
+
+    with _quiet_prefect():
+        started = time.perf_counter()
+        asyncio.run(warm_up())  # starts the temporary API server
+        server = time.perf_counter() - started
+        started = time.perf_counter()
+        sent = asyncio.run(naive_reminders())
+        seconds = time.perf_counter() - started
+    detail = (
+        f"{len(ids):,} task runs, {sent} messages; the sends alone {sum(sends):.2f} s "
+        f"({sent / sum(sends) if sends else 0:.0f} msg/s); temporary server start {server:.1f} s"
+    )
+    return {"messages": sent, "seconds": seconds, "detail": detail}
+
+
+def flow_runs() -> dict:
+    """One real run of each flow (settings from RECTIFY_* in the environment)."""
+    from prefect import flow
+
+    from flows.jobs import deadline_reminders, deliver_outbox
+
+    @flow(name="warm_up")
+    def warm_up() -> int:
+        return 1
+
+    with _quiet_prefect():
+        started = time.perf_counter()
+        warm_up()
+        server = time.perf_counter() - started
+        started = time.perf_counter()
+        warm_up()
+        trivial = time.perf_counter() - started
+        started = time.perf_counter()
+        planned = deadline_reminders(at=NOW)
+        plan_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        delivered = deliver_outbox(at=NOW)
+        deliver_seconds = time.perf_counter() - started
+    return {
+        "messages": delivered["delivery"]["sent"],
+        "seconds": plan_seconds + deliver_seconds,
+        "plan_seconds": plan_seconds,
+        "deliver_seconds": deliver_seconds,
+        "enqueued": planned["enqueued"],
+        "detail": (
+            f"temporary server start {server:.1f} s, trivial flow run {trivial * 1000:.0f} ms"
+        ),
+    }
+
+
+def measure(operation: str, url: str, port: int, env: dict | None = None) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", operation, url, str(port)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    if done.returncode:
+        raise SystemExit(f"{operation} failed:\n{done.stderr[-5000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class Databases:
+    """SQLite files in the work folder, or throw-away databases on a PostgreSQL server."""
+
+    def __init__(self, work: Path, postgres: str | None) -> None:
+        self.work, self.postgres = work, postgres
+        self.created: list[str] = []
+
+    def url(self, name: str) -> str:
+        if self.postgres is None:
+            return f"sqlite:///{self.work / name}.db"
+        base = self.postgres.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+        return f"{base}/rectify_bench_{name}"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.postgres, autocommit=True) as admin:
+            admin.execute(sql)
+
+    def create(self, name: str) -> str:
+        if self.postgres is not None:
+            self._admin(f"DROP DATABASE IF EXISTS rectify_bench_{name} WITH (FORCE)")
+            self._admin(f"CREATE DATABASE rectify_bench_{name}")
+            self.created.append(name)
+        return self.url(name)
+
+    def copy(self, source: str, target: str) -> str:
+        if self.postgres is None:
+            shutil.copy(self.work / f"{source}.db", self.work / f"{target}.db")
+        else:
+            self._admin(f"DROP DATABASE IF EXISTS rectify_bench_{target} WITH (FORCE)")
+            self._admin(f"CREATE DATABASE rectify_bench_{target} TEMPLATE rectify_bench_{source}")
+            self.created.append(target)
+        return self.url(target)
+
+    def drop(self) -> None:
+        for name in self.created:
+            self._admin(f"DROP DATABASE IF EXISTS rectify_bench_{name} WITH (FORCE)")
+
+
+def outbox_stats(url: str) -> dict:
+    """Who got a digest, and how large the messages are (text + HTML, UTF-8 bytes)."""
+    from sqlmodel import Session, select
+
+    from models.db import make_engine
+    from models.mail import OutboxMessage
+    from models.people import PersonRole, Role
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        roles = dict(session.exec(select(PersonRole.person_id, PersonRole.role)).all())
+        rows = session.exec(
+            select(OutboxMessage.person_id, OutboxMessage.text, OutboxMessage.html)
+        ).all()
+        officers = len(
+            list(
+                session.exec(
+                    select(PersonRole.person_id).where(PersonRole.role == Role.OFFICER.value)
+                )
+            )
+        )
+    engine.dispose()
+    by_role: dict[str, int] = {}
+    sizes = []
+    for person_id, text_part, html in rows:
+        by_role[roles[person_id]] = by_role.get(roles[person_id], 0) + 1
+        sizes.append(len(text_part.encode()) + len(html.encode()))
+    sizes.sort()
+    return {
+        "by_role": by_role,
+        "officers": officers,
+        "median_kb": statistics.median(sizes) / 1024 if sizes else 0,
+        "max_kb": sizes[-1] / 1024 if sizes else 0,
+        "total_mb": sum(sizes) / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--naive-tasks", type=int, default=NAIVE_TASKS)
+    parser.add_argument("--postgres", metavar="ADMIN_URL", help="measure on this PostgreSQL server")
+    parser.add_argument("--skip-flows", action="store_true", help="no real Prefect flow runs")
+    parser.add_argument("--skip-naive", action="store_true", help="no naive Prefect run")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.sink:
+        sink(args.sink)
+        return
+    if args.child:
+        operation, url, port = args.child
+        result = child(operation, url, int(port))
+        result["peak_mb"] = peak_mb()
+        print(json.dumps(result))
+        return
+
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="rectify-bench-") as folder:
+        work = Path(folder)
+        databases = Databases(work, args.postgres)
+        sink_process = Sink()
+        env = dict(os.environ)
+        env.pop("PREFECT_API_URL", None)  # each Prefect child starts its own temporary server
+        env.update(
+            PREFECT_HOME=str(work / "prefect"),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        )
+        try:
+            print("building databases…", file=sys.stderr)
+            started = time.perf_counter()
+            build(databases.create("ledger"), args.tasks)
+            build(databases.create("naive"), args.naive_tasks)
+            print(f"built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            port = sink_process.port
+
+            def run(name: str, operation: str, url: str, child_env: dict | None = None) -> None:
+                print(f"{name}…", file=sys.stderr)
+                before = sink_process.count()
+                results[name] = measure(operation, url, port, child_env)
+                results[name]["sink"] = sink_process.count() - before
+
+            run("baseline", "baseline", databases.url("ledger"))
+            day = databases.copy("ledger", "day")
+            run("plan", "plan", day)
+            stats = outbox_stats(day)
+            run("ceiling", "ceiling", day)
+            run("deliver", "deliver", day)
+            if not args.skip_naive:
+                run("naive", "naive", databases.url("naive"), env)
+            if not args.skip_flows:
+                flows_url = databases.copy("ledger", "flows")
+                flow_env = dict(
+                    env,
+                    RECTIFY_DATABASE_URL=flows_url,
+                    RECTIFY_SMTP_HOST="127.0.0.1",
+                    RECTIFY_SMTP_PORT=str(port),
+                    RECTIFY_SMTP_SECURITY="none",
+                    RECTIFY_MAIL_CONNECTIONS=str(CONNECTIONS),
+                )
+                run("flows", "flows", flows_url, flow_env)
+        finally:
+            sink_process.stop()
+            if args.postgres:
+                databases.drop()
+
+    report(args, results, stats)
+
+
+def report(args, results: dict[str, dict], stats: dict) -> None:
+    def rate(r: dict) -> float:
+        return r["messages"] / r["seconds"] if r["seconds"] else 0.0
+
+    ceiling, plan, deliver = results["ceiling"], results["plan"], results["deliver"]
+    naive = results.get("naive")
+    ceiling_rate, deliver_rate = rate(ceiling), rate(deliver)
+    naive_rate = rate(naive) if naive else None
+    end_to_end = deliver["messages"] / (plan["seconds"] + deliver["seconds"])
+
+    def ratios(value: float) -> str:
+        to_naive = f"{value / naive_rate:.1f}×" if naive_rate else "—"
+        return f"{value / ceiling_rate:.0%} | {to_naive}"
+
+    print()
+    print(
+        f"database: {'PostgreSQL' if args.postgres else 'SQLite'}; {args.tasks:,} open tasks, "
+        f"{PEOPLE:,} people; day {TODAY} (a Monday, working day), {CONNECTIONS} connections"
+    )
+    print(
+        "| run | planning s | messages | sending s | msg/s | peak RSS MB | of ceiling | × naive |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    b = results["baseline"]
+    print(f"| baseline (interpreter and imports) | — | — | — | — | {b['peak_mb']:.0f} | — | — |")
+    print(
+        f"| (a) ceiling: raw aiosmtplib, {CONNECTIONS} reused connections | — "
+        f"| {ceiling['messages']:,} | {ceiling['seconds']:.2f} | {ceiling_rate:.0f} "
+        f"| {ceiling['peak_mb']:.0f} | 100% | {ratios(ceiling_rate).split(' | ')[1]} |"
+    )
+    print(
+        f"| (b) Rectify plan_day (plan + render + enqueue) | {plan['seconds']:.2f} "
+        f"| {plan['messages']:,} | — | — | {plan['peak_mb']:.0f} | — | — |"
+    )
+    print(
+        f"| (b) Rectify deliver_due | — | {deliver['messages']:,} | {deliver['seconds']:.2f} "
+        f"| {deliver_rate:.0f} | {deliver['peak_mb']:.0f} | {ratios(deliver_rate)} |"
+    )
+    print(
+        f"| (b) Rectify plan + deliver, end to end | {plan['seconds']:.2f} "
+        f"| {deliver['messages']:,} | {deliver['seconds']:.2f} | {end_to_end:.0f} "
+        f"| {max(plan['peak_mb'], deliver['peak_mb']):.0f} | {ratios(end_to_end)} |"
+    )
+    if naive:
+        print(
+            f"| (c) naive: Prefect task per row + prefect-email, {args.naive_tasks:,} tasks "
+            f"| — | {naive['messages']:,} | {naive['seconds']:.2f} | {naive_rate:.0f} "
+            f"| {naive['peak_mb']:.0f} | {naive_rate / ceiling_rate:.0%} | 1.0× |"
+        )
+    flows = results.get("flows")
+    if flows:
+        flow_rate = flows["messages"] / flows["deliver_seconds"]
+        print(
+            f"| Prefect flows deadline_reminders + deliver_outbox, one run each "
+            f"| {flows['plan_seconds']:.2f} | {flows['messages']:,} "
+            f"| {flows['deliver_seconds']:.2f} | {flow_rate:.0f} | {flows['peak_mb']:.0f} "
+            f"| {ratios(flow_rate)} |"
+        )
+    print()
+    roles = ", ".join(f"{role} {n:,}" for role, n in sorted(stats["by_role"].items()))
+    print(f"digests by role: {roles} (of {stats['officers']:,} officers)")
+    print(
+        f"digest size (text + HTML): median {stats['median_kb']:.1f} KB, "
+        f"largest {stats['max_kb']:.0f} KB, all {stats['total_mb']:.1f} MB"
+    )
+    for name, r in results.items():
+        line = f"{name}: sink counted {r['sink']:,}"
+        if r.get("detail"):
+            line += f"; {r['detail']}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
