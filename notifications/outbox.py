@@ -81,8 +81,8 @@ def enqueue(
     rendered: Rendered | RenderFailure,
     send_after: datetime,
     now: datetime,
-) -> OutboxMessage | None:
-    """Store one message under `key`; None when that key is already in the outbox.
+) -> int | None:
+    """Store one message under `key`: its id, or None when that key is already in the outbox.
 
     The address defaults to the person's. A message that cannot be sent (no or an invalid
     address, a template error) is stored as FAILED with the reason, so it is reported, not
@@ -110,8 +110,7 @@ def enqueue(
         "last_error": problem[:ERROR_MAX] if problem else None,
         "created_at": now,
     }
-    new_id = _insert_unless_present(session, values)
-    return None if new_id is None else session.get(OutboxMessage, new_id)
+    return _insert_unless_present(session, values)  # not read back: bodies can be megabytes
 
 
 def enqueue_message(
@@ -125,7 +124,7 @@ def enqueue_message(
     now: datetime,
     base_url: str,
     to_address: str | None = None,
-) -> OutboxMessage | None:
+) -> int | None:
     """Render and enqueue; a template error becomes this message's FAILED row."""
     try:
         rendered: Rendered | RenderFailure = render(kind, context, base_url=base_url)

@@ -123,10 +123,10 @@ def fill(engine, now, count: int, *, people: int = 3, to: dict[int, str] | None 
         ]
         session.add_all(persons)
         session.flush()
-        rows = []
+        ids = []
         for i in range(count):
             person = persons[i % people]
-            rows.append(
+            ids.append(
                 enqueue(
                     session,
                     key=f"digest:{person.id}:{i}",
@@ -140,7 +140,7 @@ def fill(engine, now, count: int, *, people: int = 3, to: dict[int, str] | None 
                     now=now,
                 )
             )
-    return rows
+    return [row for row in stored(engine) if row.id in set(ids)]
 
 
 def stored(engine) -> list[OutboxMessage]:

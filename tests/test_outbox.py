@@ -37,7 +37,7 @@ def add_person(session: Session, now, name: str, email: str | None) -> Person:
 
 
 def put(session: Session, now, key: str, person: Person | None = None, **kw) -> OutboxMessage:
-    row = enqueue(
+    row_id = enqueue(
         session,
         key=key,
         kind=kw.pop("kind", "digest"),
@@ -47,8 +47,8 @@ def put(session: Session, now, key: str, person: Person | None = None, **kw) -> 
         send_after=kw.pop("send_after", now),
         now=now,
     )
-    assert row is not None
-    return row
+    assert row_id is not None
+    return session.get(OutboxMessage, row_id)
 
 
 def rows(engine) -> list[OutboxMessage]:
@@ -117,7 +117,7 @@ def test_concurrent_enqueues_of_one_key_store_one_row(engine, now):
                 send_after=now,
                 now=now,
             )
-            return row.id if row else None
+            return row
 
     results = together(6, work)
 
@@ -165,7 +165,7 @@ def test_a_template_error_becomes_that_messages_failure_and_the_others_go_on(ses
     good = {"person_name": "李明", "task": _task(), "actor_name": "王芳"}
     bad = {"person_name": "李明"}  # no task: the template cannot render
 
-    results = [
+    ids = [
         enqueue_message(
             session,
             key=f"approved:{i}",
@@ -178,6 +178,7 @@ def test_a_template_error_becomes_that_messages_failure_and_the_others_go_on(ses
         )
         for i, context in enumerate([good, bad, good])
     ]
+    results = [session.get(OutboxMessage, row_id) for row_id in ids]
 
     assert [r.state for r in results] == [
         MessageState.PENDING,
@@ -384,7 +385,7 @@ def test_requeue_uses_the_persons_corrected_address(session, now):
 
 
 def test_a_message_that_could_not_be_rendered_is_not_requeued(session, now):
-    row = enqueue_message(
+    row_id = enqueue_message(
         session,
         key="approved:1",
         kind="approved",
@@ -397,4 +398,4 @@ def test_a_message_that_could_not_be_rendered_is_not_requeued(session, now):
     )
 
     with pytest.raises(Refused, match="内容未能生成"):
-        requeue(session, row.id, now)
+        requeue(session, row_id, now)
