@@ -181,7 +181,7 @@ def test_messages_go_over_a_few_reused_connections(engine, now, server, settings
     report = deliver_due(engine, now, settings_for(server.port, mail_connections=3))
 
     assert report.sent == 120
-    assert 1 <= len(server.sink.peers) <= 3
+    assert 0 < len(server.sink.peers) <= 3
 
 
 def test_messages_not_yet_due_wait(engine, now, server, settings_for):
