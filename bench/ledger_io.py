@@ -21,7 +21,6 @@ ledger where every task is assigned):
 import argparse
 import json
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -37,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from bench.common import FILLER, GIVEN, SURNAMES, Databases, filler_text, peak_mb  # noqa: E402
 from models.audit import GENESIS, AuditEvent, AuditHead, event_hash, task_chain  # noqa: E402
 from models.db import make_engine, transaction, upgrade  # noqa: E402
 from models.ledger import Area, DeadlineClass, Inspection, Measure, Task, TaskSupport  # noqa: E402
@@ -47,12 +47,6 @@ from models.stages import Stage  # noqa: E402
 NOW = datetime(2026, 9, 14, 1, 30, tzinfo=UTC)
 TODAY = date(2026, 9, 14)
 TASKS_PER_AREA = 1000
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰建国志红"
-FILLER = (
-    "在落实全面从严治党主体责任、推动重点工作落地见效、加强制度建设和监督管理等方面"
-    "存在差距，部分工作标准不高、措施不够有力、跟踪问效不到位，需要进一步压实责任。"
-)
 STAGE_MIX = [  # export ledger: stage, share
     (Stage.PENDING, 10),
     (Stage.ASSIGNED, 20),
@@ -62,11 +56,6 @@ STAGE_MIX = [  # export ledger: stage, share
     (Stage.LOOKBACK, 5),
     (Stage.CONSOLIDATED, 5),
 ]
-
-
-def _text(rng: random.Random, length: int) -> str:
-    start = rng.randrange(len(FILLER) - length)
-    return FILLER[start : start + length]
 
 
 def build(url: str, tasks: int, kind: str) -> None:
@@ -97,7 +86,12 @@ def build(url: str, tasks: int, kind: str) -> None:
         db.execute(
             insert(Area),
             [
-                {"id": a, "inspection_id": 1, "number": a, "title": f"第{a}方面：{_text(rng, 30)}"}
+                {
+                    "id": a,
+                    "inspection_id": 1,
+                    "number": a,
+                    "title": f"第{a}方面：{filler_text(rng, 30)}",
+                }
                 for a in range(1, areas + 1)
             ],
         )
@@ -120,7 +114,7 @@ def build(url: str, tasks: int, kind: str) -> None:
                     "inspection_id": 1,
                     "area_id": (t - 1) // TASKS_PER_AREA + 1,
                     "number": (t - 1) % TASKS_PER_AREA + 1,
-                    "title": f"问题{t}：{_text(rng, 30)}",
+                    "title": f"问题{t}：{filler_text(rng, 30)}",
                     "stage": stage,
                     "leader_id": (t % 30) + 1 if assigned else None,
                     "lead_department_id": (t % 30) + 1 if assigned else None,
@@ -135,7 +129,9 @@ def build(url: str, tasks: int, kind: str) -> None:
                     "updated_at": NOW,
                 }
             )
-            measures += [{"task_id": t, "number": n, "text": _text(rng, 60)} for n in range(1, 4)]
+            measures += [
+                {"task_id": t, "number": n, "text": filler_text(rng, 60)} for n in range(1, 4)
+            ]
             if assigned:
                 supports.append({"task_id": t, "department_id": ((t + 7) % 30) + 1})
             if stage == Stage.ACTING:
@@ -145,7 +141,7 @@ def build(url: str, tasks: int, kind: str) -> None:
                         "reporter_id": 31 + t % 300,
                         "at": NOW - timedelta(days=3),
                         "status": "in_progress",
-                        "text": _text(rng, 60),
+                        "text": filler_text(rng, 60),
                     }
                 )
             if closed:
@@ -242,17 +238,6 @@ def child(operation: str, url: str, path: str) -> None:
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_mb(), "detail": detail}))
 
 
-def peak_mb() -> float:
-    """This process's peak resident memory. VmHWM, not ru_maxrss: on Linux ru_maxrss keeps
-    the high-water mark of the parent's memory across fork and exec."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def openpyxl_write_only(path: Path, count: int) -> int:
     """The alternative the exporter does not take: every cell through openpyxl's write-only
     mode, styled like the ledger's grid (14 cells a row, as in the ledger)."""
@@ -303,47 +288,6 @@ def measure(operation: str, url: str, path: Path) -> dict:
     if done.returncode:
         raise SystemExit(f"{operation} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-class Databases:
-    """The benchmark's databases: SQLite files in the work folder, or throw-away databases on
-    a PostgreSQL server (copied with CREATE DATABASE … TEMPLATE)."""
-
-    def __init__(self, work: Path, postgres: str | None) -> None:
-        self.work, self.postgres = work, postgres
-        self.created: list[str] = []
-
-    def url(self, name: str) -> str:
-        if self.postgres is None:
-            return f"sqlite:///{self.work / name}.db"
-        base = self.postgres.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-        return f"{base}/rectify_bench_{name}"
-
-    def _admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.postgres, autocommit=True) as admin:
-            admin.execute(sql)
-
-    def create(self, name: str) -> str:
-        if self.postgres is not None:
-            self._admin(f"DROP DATABASE IF EXISTS rectify_bench_{name} WITH (FORCE)")
-            self._admin(f"CREATE DATABASE rectify_bench_{name}")
-            self.created.append(name)
-        return self.url(name)
-
-    def copy(self, source: str, target: str) -> str:
-        if self.postgres is None:
-            shutil.copy(self.work / f"{source}.db", self.work / f"{target}.db")
-        else:
-            self._admin(f"DROP DATABASE IF EXISTS rectify_bench_{target} WITH (FORCE)")
-            self._admin(f"CREATE DATABASE rectify_bench_{target} TEMPLATE rectify_bench_{source}")
-            self.created.append(target)
-        return self.url(target)
-
-    def drop(self) -> None:
-        for name in self.created:
-            self._admin(f"DROP DATABASE IF EXISTS rectify_bench_{name} WITH (FORCE)")
 
 
 def resave_with_libreoffice(path: Path, folder: Path) -> Path | None:

@@ -32,8 +32,6 @@ import argparse
 import json
 import os
 import random
-import resource
-import shutil
 import socket
 import statistics
 import subprocess
@@ -46,6 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import GIVEN, SURNAMES, Databases, filler_text, peak_mb  # noqa: E402
+
 NOW = datetime(2026, 9, 14, 0, 30, tzinfo=UTC)  # Monday 14 September 2026, 08:30 in Beijing
 TODAY = date(2026, 9, 14)
 PEOPLE = 5000
@@ -56,17 +56,6 @@ OFFICE_ID, SYSTEM_ID = PEOPLE - 1, PEOPLE
 CONNECTIONS = 8
 NAIVE_TASKS = 1000
 DEADLINE_SPREAD = (-60, 300)  # days around the benchmark day
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰建国志红"
-FILLER = (
-    "在落实全面从严治党主体责任、推动重点工作落地见效、加强制度建设和监督管理等方面"
-    "存在差距，部分工作标准不高、措施不够有力、跟踪问效不到位，需要进一步压实责任。"
-)
-
-
-def _text(rng: random.Random, length: int) -> str:
-    start = rng.randrange(len(FILLER) - length)
-    return FILLER[start : start + length]
 
 
 def build(url: str, tasks: int) -> None:
@@ -112,7 +101,12 @@ def build(url: str, tasks: int) -> None:
         db.execute(
             insert(Area),
             [
-                {"id": a, "inspection_id": 1, "number": a, "title": f"第{a}方面：{_text(rng, 30)}"}
+                {
+                    "id": a,
+                    "inspection_id": 1,
+                    "number": a,
+                    "title": f"第{a}方面：{filler_text(rng, 30)}",
+                }
                 for a in range(1, areas + 1)
             ],
         )
@@ -127,7 +121,7 @@ def build(url: str, tasks: int) -> None:
                     "inspection_id": 1,
                     "area_id": (t - 1) // 1000 + 1,
                     "number": (t - 1) % 1000 + 1,
-                    "title": f"问题{t}：{_text(rng, 30)}",
+                    "title": f"问题{t}：{filler_text(rng, 30)}",
                     "stage": rng.choice(stages),
                     "leader_id": LEADERS[officer % len(LEADERS)],
                     "lead_department_id": (officer % 100) + 1,
@@ -200,16 +194,6 @@ class Sink:
 
 
 # --- measurements, each in its own process ---------------------------------------------
-
-
-def peak_mb() -> float:
-    """This process's peak resident memory (VmHWM: ru_maxrss keeps the parent's across exec)."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def smtp_settings(url: str, port: int):
@@ -455,46 +439,6 @@ def measure(operation: str, url: str, port: int, env: dict | None = None) -> dic
     if done.returncode:
         raise SystemExit(f"{operation} failed:\n{done.stderr[-5000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-class Databases:
-    """SQLite files in the work folder, or throw-away databases on a PostgreSQL server."""
-
-    def __init__(self, work: Path, postgres: str | None) -> None:
-        self.work, self.postgres = work, postgres
-        self.created: list[str] = []
-
-    def url(self, name: str) -> str:
-        if self.postgres is None:
-            return f"sqlite:///{self.work / name}.db"
-        base = self.postgres.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-        return f"{base}/rectify_bench_{name}"
-
-    def _admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.postgres, autocommit=True) as admin:
-            admin.execute(sql)
-
-    def create(self, name: str) -> str:
-        if self.postgres is not None:
-            self._admin(f"DROP DATABASE IF EXISTS rectify_bench_{name} WITH (FORCE)")
-            self._admin(f"CREATE DATABASE rectify_bench_{name}")
-            self.created.append(name)
-        return self.url(name)
-
-    def copy(self, source: str, target: str) -> str:
-        if self.postgres is None:
-            shutil.copy(self.work / f"{source}.db", self.work / f"{target}.db")
-        else:
-            self._admin(f"DROP DATABASE IF EXISTS rectify_bench_{target} WITH (FORCE)")
-            self._admin(f"CREATE DATABASE rectify_bench_{target} TEMPLATE rectify_bench_{source}")
-            self.created.append(target)
-        return self.url(target)
-
-    def drop(self) -> None:
-        for name in self.created:
-            self._admin(f"DROP DATABASE IF EXISTS rectify_bench_{name} WITH (FORCE)")
 
 
 def outbox_stats(url: str) -> dict:
