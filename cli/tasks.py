@@ -40,8 +40,7 @@ from models.ledger import (
     TaskSupport,
 )
 from models.lights import LIGHT_LABELS, Light, light
-from models.people import Department, Person
-from models.queries import records_of
+from models.queries import names_by_id, records_of
 from models.records import (
     DECISION_LABELS,
     PROGRESS_STATUS_LABELS,
@@ -63,12 +62,6 @@ LIGHT_STYLES = {Light.RED: "red", Light.YELLOW: "yellow", Light.GREEN: "green"}
 # --- tasks: reading --------------------------------------------------------------------
 
 
-def _names(session: Session) -> tuple[dict[int, str], dict[int, str]]:
-    people = {p.id: p.name for p in session.exec(select(Person))}
-    departments = {d.id: d.name for d in session.exec(select(Department))}
-    return people, departments
-
-
 def _light_text(lamp: Light) -> Text:
     style = LIGHT_STYLES.get(lamp)
     label = LIGHT_LABELS[lamp]
@@ -84,7 +77,7 @@ def task_list(
     wanted = parse_choice(stage, STAGE_LABELS, "阶段") if stage else None
     with unit_of_work() as (session, _):
         today, calendar = local_date(now()), load_calendar(session)
-        people, departments = _names(session)
+        people, departments = names_by_id(session)
         areas = {a.id: a for a in session.exec(select(Area))}
         query = select(Task).order_by(Task.inspection_id, Task.area_id, Task.number)
         if wanted is not None:
@@ -141,7 +134,7 @@ def task_show(
     """显示一项任务：问题、措施、责任人、时限历史、佐证、签批、进展与审计记录。"""
     with unit_of_work() as (session, _):
         task = load_task(session, task_id)
-        people, departments = _names(session)
+        people, departments = names_by_id(session)
         area = session.get(Area, task.area_id)
         supports = session.exec(
             select(TaskSupport.department_id).where(TaskSupport.task_id == task.id)

@@ -7,7 +7,6 @@ the closed ledger), never one per row, and streams the rows into the workbook.
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,8 @@ from flows.ledger_xlsx import (
 )
 from models.calendar import WorkCalendar, load_calendar, local_date
 from models.ledger import DEADLINE_CLASS_LABELS, Area, DeadlineClass, Measure, Task, TaskSupport
-from models.lights import LIGHT_LABELS, Light, light
-from models.people import Department, Person
+from models.lights import LIGHT_LABELS, Light, light_of
+from models.queries import names_by_id
 from models.records import Decision, Evidence, ProgressReport, SignOff
 from models.stages import STAGE_LABELS, Stage
 
@@ -57,7 +56,7 @@ def export_ledger(
     """Write the 整改台账 of an inspection to `path`; returns the number of task rows."""
     calendar = calendar or load_calendar(session)
     inspection = choose_inspection(session, inspection_id)
-    people, departments = _names(session)
+    people, departments = names_by_id(session)
     supports = _supports(session, inspection.id, departments)
     measures = _measures(session, inspection.id)
     progress = _latest_progress(session, inspection.id)
@@ -117,7 +116,7 @@ def export_ledger(
 def export_closed(session: Session, path: Path, inspection_id: int | None = None) -> int:
     """Write the 销号台账 (signed-off tasks, with their approvers, evidence and look-back)."""
     inspection = choose_inspection(session, inspection_id)
-    people, departments = _names(session)
+    people, departments = names_by_id(session)
     in_scope = (Task.inspection_id == inspection.id, Task.stage.in_(CLOSED_STAGES))
     tasks = session.execute(
         select(
@@ -187,12 +186,6 @@ def export_closed(session: Session, path: Path, inspection_id: int | None = None
 # --- bulk reads ------------------------------------------------------------------------
 
 
-def _names(session: Session) -> tuple[dict[int, str], dict[int, str]]:
-    people = dict(session.execute(select(Person.id, Person.name)).all())
-    departments = dict(session.execute(select(Department.id, Department.name)).all())
-    return people, departments
-
-
 def _supports(session: Session, inspection_id: int, departments: dict[int, str]) -> dict[int, str]:
     """Each task's supporting departments, as the cell shows them: "水资源科、办公室"."""
     listed: dict[int, list[str]] = {}
@@ -241,19 +234,6 @@ def _latest_progress(session: Session, inspection_id: int) -> dict[int, str]:
     )
 
 
-@dataclass(frozen=True)
-class _LightProbe:
-    """What `light` reads of a task, without building a Task for every row."""
-
-    stage: str
-    deadline_class: str
-    deadline: date | None
-
-    @property
-    def is_long_term(self) -> bool:
-        return self.deadline_class == DeadlineClass.LONG_TERM
-
-
 def _light_cache(today: date, calendar: WorkCalendar) -> Callable[[str, str, date | None], Light]:
     """The light depends only on stage, class and deadline: computed once per combination."""
     cache: dict[tuple[str, str, date | None], Light] = {}
@@ -261,7 +241,7 @@ def _light_cache(today: date, calendar: WorkCalendar) -> Callable[[str, str, dat
     def lamp(stage: str, deadline_class: str, deadline: date | None) -> Light:
         key = (stage, deadline_class, deadline)
         if key not in cache:
-            cache[key] = light(_LightProbe(*key), today, calendar)
+            cache[key] = light_of(*key, today, calendar)
         return cache[key]
 
     return lamp

@@ -4,7 +4,7 @@ from datetime import date
 from enum import StrEnum
 
 from models.calendar import DEFAULT_CALENDAR, WorkCalendar
-from models.ledger import Task
+from models.ledger import DeadlineClass, Task
 from models.stages import OPEN_STAGES, Stage
 
 YELLOW_WITHIN_WORKING_DAYS = 7
@@ -29,12 +29,23 @@ LIGHT_LABELS: dict[Light, str] = {
 
 def light(task: Task, today: date, calendar: WorkCalendar = DEFAULT_CALENDAR) -> Light:
     """Red when overdue; yellow when at most 7 working days remain; green otherwise."""
-    if task.stage not in OPEN_STAGES:
-        return Light.NONE if task.stage == Stage.PENDING else Light.DONE
-    if task.is_long_term or task.deadline is None:
+    return light_of(task.stage, task.deadline_class, task.deadline, today, calendar)
+
+
+def light_of(
+    stage: str,
+    deadline_class: str,
+    deadline: date | None,
+    today: date,
+    calendar: WorkCalendar = DEFAULT_CALENDAR,
+) -> Light:
+    """The light from the three fields it depends on, for callers reading columns, not rows."""
+    if stage not in OPEN_STAGES:
+        return Light.NONE if stage == Stage.PENDING else Light.DONE
+    if deadline_class == DeadlineClass.LONG_TERM or deadline is None:
         return Light.NONE
-    if today > task.deadline:
+    if today > deadline:
         return Light.RED
-    if calendar.working_days_between(today, task.deadline) <= YELLOW_WITHIN_WORKING_DAYS:
+    if calendar.working_days_between(today, deadline) <= YELLOW_WITHIN_WORKING_DAYS:
         return Light.YELLOW
     return Light.GREEN

@@ -9,6 +9,7 @@ from sqlmodel import Session, SQLModel, select
 from models.calendar import DEFAULT_CALENDAR, WorkCalendar
 from models.ledger import Area, Measure, Task
 from models.lights import Light, light
+from models.people import Department, Person
 from models.stages import Stage
 
 Record = TypeVar("Record", bound=SQLModel)
@@ -30,6 +31,13 @@ def ledger_summary(
         "by_stage": by_stage,
         "by_light": by_light,
     }
+
+
+def names_by_id(session: Session) -> tuple[dict[int, str], dict[int, str]]:
+    """Every person's and every department's name by id, in two column-only queries."""
+    people = dict(session.execute(select(Person.id, Person.name)).all())
+    departments = dict(session.execute(select(Department.id, Department.name)).all())
+    return people, departments
 
 
 def records_of(session: Session, model: type[Record], task_id: int) -> list[Record]:

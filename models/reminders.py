@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from models.calendar import WorkCalendar
 from models.ledger import DeadlineClass, Task
-from models.lights import Light, light
+from models.lights import Light, light_of
 from models.people import Person, PersonRole, Role
 from models.stages import OPEN_STAGES
 
@@ -119,14 +119,6 @@ class Digest:
     items: tuple[ReminderItem, ...]
 
 
-class _LightProbe(NamedTuple):
-    """What `light` reads of a task, without loading whole Task rows."""
-
-    stage: str
-    deadline: date
-    is_long_term: bool = False
-
-
 def _due_deadlines(
     today: date, first: date, horizon: date, calendar: WorkCalendar, policy: ReminderPolicy
 ) -> dict[date, int]:
@@ -208,7 +200,10 @@ def plan_reminders(
             continue
         lamp = lights.get((stage, deadline))
         if lamp is None:
-            lamp = lights[stage, deadline] = light(_LightProbe(stage, deadline), today, calendar)
+            # the query left long-term tasks out: every row here has a dated deadline
+            lamp = lights[stage, deadline] = light_of(
+                stage, DeadlineClass.DATED, deadline, today, calendar
+            )
 
         item = ReminderItem(task_id, lamp, deadline, working_days, Recipient.OFFICER)
         told = [(officer_id, item)]
