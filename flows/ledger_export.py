@@ -27,13 +27,12 @@ from flows.ledger_xlsx import (
     Styled,
     chinese_date,
     chinese_numeral,
-    choose_inspection,
     write_ledger_workbook,
 )
 from models.calendar import WorkCalendar, load_calendar, local_date
 from models.ledger import DEADLINE_CLASS_LABELS, Area, DeadlineClass, Measure, Task, TaskSupport
 from models.lights import LIGHT_LABELS, Light, light_of
-from models.queries import names_by_id
+from models.queries import choose_inspection, names_by_id
 from models.records import Decision, Evidence, ProgressReport, SignOff
 from models.stages import STAGE_LABELS, Stage
 

@@ -23,11 +23,12 @@ from openpyxl.utils.datetime import from_excel
 from sqlalchemy import select
 from sqlmodel import Session
 
-from flows.ledger_xlsx import ID_COLUMN, LEDGER_SHEET, LONG_TERM_WORD, choose_inspection
+from flows.ledger_xlsx import ID_COLUMN, LEDGER_SHEET, LONG_TERM_WORD
 from models.audit import AuditHead, task_chain
 from models.errors import BadInput, RectifyError
 from models.ledger import DEADLINE_CLASS_LABELS, Area, DeadlineClass, Task, TaskSupport
 from models.people import ROLE_LABELS, Department, Person, Role
+from models.queries import choose_inspection
 from models.stages import ACTION_LABELS, STAGE_LABELS, Action, Stage, rule_for
 from models.workflow import apply, flush_batch
 

@@ -26,11 +26,9 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import func
-from sqlmodel import Session, select
 
-from models.errors import BadInput, NotFound
-from models.ledger import DEADLINE_CLASS_LABELS, Inspection
+from models.errors import BadInput
+from models.ledger import DEADLINE_CLASS_LABELS
 from models.lights import Light
 
 LEDGER_SHEET = "整改台账"
@@ -176,24 +174,6 @@ def chinese_numeral(number: int) -> str:
 
 def chinese_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
-
-
-def choose_inspection(session: Session, inspection_id: int | None) -> Inspection:
-    """The inspection named, or the only one there is."""
-    if inspection_id is not None:
-        inspection = session.get(Inspection, inspection_id)
-        if inspection is None:
-            raise NotFound(f"找不到巡察 {inspection_id}")
-        return inspection
-    count = session.exec(select(func.count()).select_from(Inspection)).one()
-    if count == 0:
-        raise BadInput("还没有任何巡察：请先导入巡察反馈意见")
-    if count > 1:
-        listed = "；".join(
-            f"{i.id}：{i.title}" for i in session.exec(select(Inspection).order_by(Inspection.id))
-        )
-        raise BadInput(f"共有 {count} 次巡察，请用 --inspection 指明是哪一次（{listed}）")
-    return session.exec(select(Inspection)).one()
 
 
 # --- the streaming writer --------------------------------------------------------------

@@ -28,8 +28,9 @@ from sqlmodel import Session, select
 from flows.progress_notice_docx import write_notice_docx
 from flows.progress_notice_markup import Block, parse_blocks
 from models.calendar import local_date
-from models.errors import BadInput, NotFound
+from models.errors import BadInput
 from models.ledger import Area, Campaign, DeadlineClass, Inspection, Measure, Task
+from models.queries import choose_inspection
 from models.records import LookbackReview, ProgressReport, ReviewStatus
 from models.stages import STAGE_LABELS, Stage
 
@@ -83,7 +84,7 @@ def notice_context(
     `publication` is the window the notice is public; without it the inspection's stored
     window is used while it has not ended, else the template shows a blank to fill in.
     """
-    inspection = _inspection(session, inspection_id)
+    inspection = choose_inspection(session, inspection_id)
     areas = list(
         session.exec(select(Area).where(Area.inspection_id == inspection.id).order_by(Area.number))
     )
@@ -178,21 +179,6 @@ def notice_context(
         "areas": area_facts,
         "campaigns": campaigns,
     }
-
-
-def _inspection(session: Session, inspection_id: int | None) -> Inspection:
-    if inspection_id is not None:
-        inspection = session.get(Inspection, inspection_id)
-        if inspection is None:
-            raise NotFound(f"没有编号为 {inspection_id} 的巡察")
-        return inspection
-    inspections = list(session.exec(select(Inspection).order_by(Inspection.id)))
-    if not inspections:
-        raise NotFound("台账中还没有巡察：请先导入巡察反馈意见或整改通报")
-    if len(inspections) > 1:
-        listed = "；".join(f"{i.id} {i.title}" for i in inspections)
-        raise BadInput(f"台账中有多轮巡察，请用 --inspection 指定要通报的一轮：{listed}")
-    return inspections[0]
 
 
 GROUP_COMMITTEE = re.compile(r"^(?P<committee>.+?)(?:第[一二三四五六七八九十\d]+)?(?:巡察|巡视)组")

@@ -7,7 +7,8 @@ from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
 from models.calendar import DEFAULT_CALENDAR, WorkCalendar
-from models.ledger import Area, Measure, Task
+from models.errors import BadInput, NotFound
+from models.ledger import Area, Inspection, Measure, Task
 from models.lights import Light, light
 from models.people import Department, Person
 from models.stages import Stage
@@ -31,6 +32,24 @@ def ledger_summary(
         "by_stage": by_stage,
         "by_light": by_light,
     }
+
+
+def choose_inspection(session: Session, inspection_id: int | None) -> Inspection:
+    """The inspection named, or the only one there is; commands work on one inspection."""
+    if inspection_id is not None:
+        inspection = session.get(Inspection, inspection_id)
+        if inspection is None:
+            raise NotFound(f"没有编号为 {inspection_id} 的巡察")
+        return inspection
+    inspections = list(session.exec(select(Inspection).order_by(Inspection.id)))
+    if not inspections:
+        raise BadInput("还没有任何巡察：请先导入巡察反馈意见或整改通报")
+    if len(inspections) > 1:
+        listed = "；".join(f"{i.id}：{i.title}" for i in inspections)
+        raise BadInput(
+            f"台账中有多轮巡察（{len(inspections)} 次），请用 --inspection 指明是哪一次：{listed}"
+        )
+    return inspections[0]
 
 
 def names_by_id(session: Session) -> tuple[dict[int, str], dict[int, str]]:

@@ -1,15 +1,13 @@
 """The document commands: import notice / ledger, export ledger / closed / notice."""
 
-from pathlib import Path
-
 from docx import Document
 from openpyxl import load_workbook
 
 from models.stages import Stage
 from tests.cli_harness import assert_one_line_error
+from tests.paths import DANDONG_NOTICE
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-DANDONG = SHARED / "dandong-culture-tourism-2025-notice.txt"
+DANDONG = DANDONG_NOTICE
 
 
 def test_a_dry_run_prints_the_notice_as_json_and_writes_nothing(rectify):

@@ -14,14 +14,10 @@ from models.directory import system_actor
 from models.errors import BadInput
 from models.ledger import Area, Inspection, Measure, Task
 from models.people import Person
+from tests.paths import DANDONG_NOTICE, NOTICE_FIXTURES
 
-DANDONG = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "fixtures"
-    / "dandong-culture-tourism-2025-notice.txt"
-)
-NOTICES = Path(__file__).resolve().parent / "fixtures" / "notices"
+DANDONG = DANDONG_NOTICE
+NOTICES = NOTICE_FIXTURES
 TABLES = (Inspection, Area, Task, Measure, AuditEvent)
 
 

@@ -22,13 +22,9 @@ from flows.notice import (
     read_notice_text,
 )
 from models.errors import BadInput
+from tests.paths import DANDONG_NOTICE, NOTICE_FIXTURES
 
-FIXTURE = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "fixtures"
-    / "dandong-culture-tourism-2025-notice.txt"
-)
+FIXTURE = DANDONG_NOTICE
 DEMO = Path(__file__).resolve().parents[1] / "flows" / "demo" / "notice.txt"
 
 
@@ -253,7 +249,7 @@ def test_the_demo_notice_parses_exactly_without_warnings() -> None:
 
 # --- Varied notices: tests/fixtures/notices -------------------------------------------
 
-NOTICES = Path(__file__).resolve().parent / "fixtures" / "notices"
+NOTICES = NOTICE_FIXTURES
 
 
 def summary_of(path: Path) -> dict:
