@@ -11,7 +11,10 @@ office and the system. Then, side by side, against one aiosmtpd sink running in 
 process (accepts everything, counts):
 
   ceiling  — raw aiosmtplib: the very messages Rectify enqueued (same addresses, subjects,
-             text and HTML parts, built up front, untimed) over 8 reused connections in parallel
+             text and HTML parts), serialised up front (untimed) and handed to `sendmail` over
+             8 reused connections in parallel: the transport alone
+  ceiling′ — the same with EmailMessage objects built up front and `send_message`, which
+             serialises each with the email package while sending (what most code does)
   plan     — flows.reminders.plan_day (what the deadline_reminders flow calls): plan + render +
              enqueue one digest per person
   deliver  — notifications.delivery.deliver_due (what the deliver_outbox flow calls), 8
@@ -235,8 +238,8 @@ def child(operation: str, url: str, port: int) -> dict:
         seconds = time.perf_counter() - started
         detail = f"retried {report.retried}, failed {report.failed}, problem {report.problem}"
         return {"messages": report.sent, "seconds": seconds, "detail": detail}
-    if operation == "ceiling":
-        return ceiling(engine, port)
+    if operation in ("ceiling", "ceiling_message"):
+        return ceiling(engine, port, "bytes" if operation == "ceiling" else "message")
     if operation == "naive":
         return naive(engine, port)
     if operation == "flows":
@@ -244,8 +247,13 @@ def child(operation: str, url: str, port: int) -> dict:
     raise SystemExit(f"unknown operation {operation}")
 
 
-def ceiling(engine, port: int) -> dict:
-    """Raw aiosmtplib: the enqueued messages, built first, sent over 8 reused connections."""
+def ceiling(engine, port: int, form: str) -> dict:
+    """Raw aiosmtplib: the enqueued messages, built first, sent over 8 reused connections.
+
+    form "bytes": each message serialised up front and handed to `sendmail` (the transport
+    alone: the ceiling); form "message": an EmailMessage built up front and handed to
+    `send_message`, which serialises it with the email package while sending.
+    """
     import asyncio
     from collections import deque
     from email.message import EmailMessage
@@ -254,29 +262,32 @@ def ceiling(engine, port: int) -> dict:
     import aiosmtplib
     from sqlmodel import Session, select
 
-    from models.mail import MessageState, OutboxMessage
+    from models.mail import MessageState, OutboxBody, OutboxMessage
+    from notifications.message import email_bytes
 
     messages = deque()
     with Session(engine) as session:
         rows = session.exec(
-            select(
-                OutboxMessage.id,
-                OutboxMessage.to_address,
-                OutboxMessage.subject,
-                OutboxMessage.text,
-                OutboxMessage.html,
-            ).where(OutboxMessage.state == MessageState.PENDING)
+            select(OutboxMessage, OutboxBody)
+            .join(OutboxBody, OutboxBody.message_id == OutboxMessage.id)
+            .where(OutboxMessage.state == MessageState.PENDING)
         )
-        for row_id, to, subject, text, html in rows:
+        for row, body in rows:
+            if form == "bytes":
+                data = email_bytes(
+                    row, body, sender="Rectify <rectify@localhost>", domain="localhost", now=NOW
+                )
+                messages.append((row.to_address, data))
+                continue
             message = EmailMessage()
             message["From"] = "Rectify <rectify@localhost>"
-            message["To"] = to
-            message["Subject"] = subject
+            message["To"] = row.to_address
+            message["Subject"] = row.subject
             message["Date"] = format_datetime(NOW)
-            message["Message-ID"] = f"<ceiling-{row_id}@localhost>"
-            message.set_content(text)
-            message.add_alternative(html, subtype="html")
-            messages.append(message)
+            message["Message-ID"] = f"<ceiling-{row.id}@localhost>"
+            message.set_content(body.text)
+            message.add_alternative(body.html, subtype="html")
+            messages.append((row.to_address, message))
     total = len(messages)
 
     async def worker() -> int:
@@ -286,7 +297,11 @@ def ceiling(engine, port: int) -> dict:
         await client.connect()
         sent = 0
         while messages:
-            await client.send_message(messages.popleft())
+            to, message = messages.popleft()
+            if form == "bytes":
+                await client.sendmail("rectify@localhost", [to], message)
+            else:
+                await client.send_message(message)
             sent += 1
         await client.quit()
         return sent
@@ -446,14 +461,16 @@ def outbox_stats(url: str) -> dict:
     from sqlmodel import Session, select
 
     from models.db import make_engine
-    from models.mail import OutboxMessage
+    from models.mail import OutboxBody, OutboxMessage
     from models.people import PersonRole, Role
 
     engine = make_engine(url)
     with Session(engine) as session:
         roles = dict(session.exec(select(PersonRole.person_id, PersonRole.role)).all())
         rows = session.exec(
-            select(OutboxMessage.person_id, OutboxMessage.text, OutboxMessage.html)
+            select(OutboxMessage.person_id, OutboxBody.text, OutboxBody.html).join(
+                OutboxBody, OutboxBody.message_id == OutboxMessage.id
+            )
         ).all()
         officers = len(
             list(
@@ -528,6 +545,7 @@ def main() -> None:
             run("plan", "plan", day)
             stats = outbox_stats(day)
             run("ceiling", "ceiling", day)
+            run("ceiling_message", "ceiling_message", day)
             run("deliver", "deliver", day)
             if not args.skip_naive:
                 run("naive", "naive", databases.url("naive"), env)
@@ -576,9 +594,15 @@ def report(args, results: dict[str, dict], stats: dict) -> None:
     b = results["baseline"]
     print(f"| baseline (interpreter and imports) | — | — | — | — | {b['peak_mb']:.0f} | — | — |")
     print(
-        f"| (a) ceiling: raw aiosmtplib, {CONNECTIONS} reused connections | — "
+        f"| (a) ceiling: raw aiosmtplib `sendmail`, bytes built up front | — "
         f"| {ceiling['messages']:,} | {ceiling['seconds']:.2f} | {ceiling_rate:.0f} "
         f"| {ceiling['peak_mb']:.0f} | 100% | {ratios(ceiling_rate).split(' | ')[1]} |"
+    )
+    form = results["ceiling_message"]
+    print(
+        f"| (a′) raw aiosmtplib `send_message`, EmailMessage built up front | — "
+        f"| {form['messages']:,} | {form['seconds']:.2f} "
+        f"| {rate(form):.0f} | {form['peak_mb']:.0f} | {ratios(rate(form))} |"
     )
     print(
         f"| (b) Rectify plan_day (plan + render + enqueue) | {plan['seconds']:.2f} "

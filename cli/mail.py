@@ -24,7 +24,7 @@ from cli.common import (
 from models.calendar import SHANGHAI
 from models.db import require_current_schema
 from models.errors import NotFound
-from models.mail import MESSAGE_STATE_LABELS, MessageState, OutboxMessage
+from models.mail import MESSAGE_STATE_LABELS, MessageState, OutboxBody, OutboxMessage
 from notifications.delivery import deliver_due
 from notifications.message import build_email
 from notifications.outbox import requeue
@@ -120,10 +120,10 @@ def mail_show(message_id: int, as_json: JsonOption = False) -> None:
         path = captured_path(current, message_id)
         if path.is_file():
             message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-        elif row.text or row.html:
+        elif body := session.get(OutboxBody, row.id):
             moment = row.sent_at or row.created_at
             message = build_email(
-                row, sender=current.mail_from, domain=current.mail_domain, now=moment
+                row, body, sender=current.mail_from, domain=current.mail_domain, now=moment
             )
             path = None
         else:

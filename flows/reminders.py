@@ -7,6 +7,7 @@ the outbox keys name the person and the day (or the audit event), so running the
 twice, or again after a crash, adds nothing.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from models.reminders import (
 )
 from models.settings import Settings
 from models.stages import Action
-from notifications.outbox import enqueue_message
+from notifications.outbox import Draft, compose, enqueue_many, enqueue_message
 from notifications.render import DigestItem, TaskRef
 
 EVENT_CURSOR = "event_messages"
@@ -94,30 +95,32 @@ def plan_day(
             return report
         refs = task_refs(session, {item.task_id for d in digests for item in d.items})
         people = _people(session, {d.person_id for d in digests})
-        for digest in digests:
-            items = [
-                DigestItem(
-                    task=refs[item.task_id],
-                    light=item.light.value,
-                    deadline=item.deadline,
-                    days_left=item.working_days,
-                    role=RECIPIENT_LABELS[item.recipient],
+        day = local_date(now)
+
+        def drafts() -> Iterator[Draft]:
+            for digest in digests:
+                items = [
+                    DigestItem(
+                        task=refs[item.task_id],
+                        light=item.light.value,
+                        deadline=item.deadline,
+                        days_left=item.working_days,
+                        role=RECIPIENT_LABELS[item.recipient],
+                    )
+                    for item in digest.items
+                ]
+                report.items += len(items)
+                person = people[digest.person_id]
+                yield compose(
+                    key=digest_key(digest, person.id, now),
+                    kind="digest",
+                    person=person,
+                    context={"person_name": person.name, "day": day, "items": items},
+                    send_after=now,
+                    base_url=settings.base_url,
                 )
-                for item in digest.items
-            ]
-            report.items += len(items)
-            person = people[digest.person_id]
-            added = enqueue_message(
-                session,
-                key=digest_key(digest, person.id, now),
-                kind="digest",
-                person=person,
-                context={"person_name": person.name, "day": local_date(now), "items": items},
-                send_after=now,
-                now=now,
-                base_url=settings.base_url,
-            )
-            report.enqueued += added is not None
+
+        report.enqueued = len(enqueue_many(session, drafts(), now))
     return report
 
 

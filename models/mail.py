@@ -22,7 +22,12 @@ MESSAGE_STATE_LABELS: dict[MessageState, str] = {
 
 
 class OutboxMessage(SQLModel, table=True):
-    """One e-mail, rendered and stored before anything is sent, under a unique key."""
+    """One e-mail, rendered and stored before anything is sent, under a unique key.
+
+    Its text and HTML are in OutboxBody: a row changes state three times or more, and a
+    database that rewrites the whole row on UPDATE (SQLite does) would rewrite the bodies,
+    megabytes for a leadership digest, every time.
+    """
 
     __tablename__ = "outbox_message"
 
@@ -32,8 +37,6 @@ class OutboxMessage(SQLModel, table=True):
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     to_address: str = Field(max_length=200)
     subject: str = Field(max_length=300)
-    text: str
-    html: str
     state: str = Field(default=MessageState.PENDING, sa_type=String(20), index=True)
     attempts: int = Field(default=0)
     send_after: datetime
@@ -41,6 +44,17 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = None
     last_error: str | None = None
     created_at: datetime
+
+
+class OutboxBody(SQLModel, table=True):
+    """The rendered content of a message, written once with it. A message that could not be
+    rendered (FAILED with the reason) has none."""
+
+    __tablename__ = "outbox_body"
+
+    message_id: int = Field(primary_key=True, foreign_key="outbox_message.id")
+    text: str
+    html: str
 
 
 class EventCursor(SQLModel, table=True):

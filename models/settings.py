@@ -3,6 +3,7 @@
 import email.policy
 import re
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -27,6 +28,12 @@ class SmtpSecurity(StrEnum):
 
 
 DEFAULT_SMTP_PORTS = {SmtpSecurity.NONE: 25, SmtpSecurity.STARTTLS: 587, SmtpSecurity.TLS: 465}
+
+
+@lru_cache(maxsize=8)
+def _addr_spec(mailbox: str) -> str:
+    """ "整改办 <zgb@example.gov.cn>" → "zgb@example.gov.cn"; parsed once, asked per message."""
+    return email.policy.default.header_factory("From", mailbox).addresses[0].addr_spec
 
 
 class Settings(BaseSettings):
@@ -126,7 +133,7 @@ class Settings(BaseSettings):
     @property
     def mail_from_address(self) -> str:
         """The bare sender address (the SMTP envelope sender)."""
-        return email.policy.default.header_factory("From", self.mail_from).addresses[0].addr_spec
+        return _addr_spec(self.mail_from)
 
     @property
     def mail_domain(self) -> str:

@@ -1,11 +1,13 @@
-"""Delivery: send what is due from the outbox, in batches, over a few reused connections.
+"""Delivery: send what is due from the outbox over a few reused connections, never waiting.
 
-One run: claim a batch (one short transaction), send it over up to `mail_connections`
-connections in parallel (each sends its share one message after another: the measured
-ceiling, STACK-NOTES.md), then settle the batch (one short transaction): sent only after
-the server accepted the message, retried later on transient failures, parked as failed
-with the server's reply on permanent ones. A connection that fails stops for the run; when
-none is left, the rest of the batch is retried later and the run ends.
+One run: a feed claims rows in batches (one short transaction each) and hands them one by
+one to up to `mail_connections` connections sending in parallel (each sends its share one
+message after another: the measured ceiling, STACK-NOTES.md). When the feed runs low it
+settles the outcomes so far and claims the next batch in the background, so the
+connections never wait for the database nor for each other. A row is marked sent only after
+the server accepted it, retried later on transient failures, parked as failed with the
+server's reply on permanent ones. A connection that fails stops for the run; when none is
+left, what was claimed and not sent is retried later and the run ends.
 
 A crash between sending and settling leaves rows SENDING; after the lease they are claimed
 and sent again under the same Message-ID, so the duplicate is recognisable.
@@ -24,10 +26,17 @@ from enum import Enum
 from sqlalchemy import Engine
 
 from models.db import transaction
-from models.mail import MessageState, OutboxMessage
+from models.mail import MessageState, OutboxBody, OutboxMessage
 from models.settings import Settings
-from notifications.message import build_email
-from notifications.outbox import address_problem, claim, mark_failed, mark_retry, mark_sent
+from notifications.message import email_bytes
+from notifications.outbox import (
+    address_problem,
+    bodies_of,
+    claim,
+    mark_failed,
+    mark_retry,
+    mark_sent_many,
+)
 from notifications.transports import (
     ConnectionFailure,
     PermanentFailure,
@@ -38,7 +47,7 @@ from notifications.transports import (
 
 log = logging.getLogger(__name__)
 
-BATCH_PER_CONNECTION = 25  # rows claimed per run of the batch loop, per live connection
+BATCH_PER_CONNECTION = 25  # rows claimed at a time, per connection
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,9 @@ class Outcome:
     reason: str | None = None
 
 
+Claimed = tuple[OutboxMessage, OutboxBody | None]  # a row this run claimed, with its content
+
+
 def _clock(start: datetime) -> Callable[[], datetime]:
     """`start` advanced by the time elapsed since: claims and sent times stay truthful."""
     origin = time.monotonic()
@@ -86,21 +98,16 @@ async def deliver(
     """Send every message due at `now`; return how many were sent, retried and failed."""
     clock = _clock(now)
     transports = transports if transports is not None else open_transports(settings)
-    alive = list(transports)
-    report = DeliveryReport()
+    feed = _Feed(engine, now, clock, batch=BATCH_PER_CONNECTION * len(transports))
+    problems: list[str | None] = []
     try:
-        while alive:
-            limit = BATCH_PER_CONNECTION * len(alive)
-            batch = await asyncio.to_thread(_claim, engine, clock(), now, limit)
-            if not batch:
-                break
-            outcomes, problem = await _send_batch(batch, alive, settings, clock)
-            report += await asyncio.to_thread(_settle, engine, outcomes, clock())
-            if problem:
-                report += DeliveryReport(problem=problem)
+        problems = await asyncio.gather(*(_work(t, feed, settings, clock) for t in transports))
     finally:
         await asyncio.gather(*(t.close() for t in transports), return_exceptions=True)
-    return report
+        broken = [problem for problem in problems if problem]
+        # Every connection broke: what was claimed and not sent waits for the next run.
+        await feed.close(broken[-1] if broken and len(broken) == len(transports) else None)
+    return feed.report + DeliveryReport(problem=broken[-1] if broken else None)
 
 
 def deliver_due(engine: Engine, now: datetime, settings: Settings) -> DeliveryReport:
@@ -113,52 +120,114 @@ def deliver_due(engine: Engine, now: datetime, settings: Settings) -> DeliveryRe
         return pool.submit(asyncio.run, deliver(engine, now, settings)).result()
 
 
-def _claim(engine: Engine, now: datetime, due_by: datetime, limit: int) -> list[OutboxMessage]:
-    with transaction(engine) as session:
-        return claim(session, now, limit, due_by=due_by)
+class _Feed:
+    """Rows claimed ahead of the connections, and their outcomes settled behind them.
+
+    Database work is one call at a time in a worker thread: settle what was sent so far,
+    then claim the next batch. It starts when fewer than half a batch of rows is left, so
+    the connections still have rows to send while it runs.
+    """
+
+    def __init__(
+        self, engine: Engine, due_by: datetime, clock: Callable[[], datetime], batch: int
+    ) -> None:
+        self.engine, self.due_by, self.clock, self.batch = engine, due_by, clock, batch
+        self.rows: deque[Claimed] = deque()
+        self.outcomes: list[Outcome] = []
+        self.report = DeliveryReport()
+        self.exhausted = False  # the last claim found nothing more that is due
+        self.closed = False
+        self._sync: asyncio.Task[None] | None = None
+
+    async def take(self) -> Claimed | None:
+        """The next row to send, or None when nothing more is due."""
+        while not self.rows and not self.exhausted and not self.closed:
+            await asyncio.shield(self._start_sync())
+        if len(self.rows) < self.batch // 2 and not self.exhausted and not self.closed:
+            self._start_sync()  # claim ahead while the connections send what is left
+        return self.rows.popleft() if self.rows and not self.closed else None
+
+    def done(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+
+    def _start_sync(self) -> asyncio.Task[None]:
+        if self._sync is None or self._sync.done():
+            if self._sync is not None:
+                self._sync.result()  # a database error stops the run here
+            self._sync = asyncio.create_task(self._settle_and_claim(claim_more=True))
+        return self._sync
+
+    async def _settle_and_claim(self, *, claim_more: bool) -> None:
+        outcomes, self.outcomes = self.outcomes, []
+        claim_more = claim_more and not self.exhausted and not self.closed
+        limit = self.batch if claim_more else 0
+        report, batch = await asyncio.to_thread(
+            _settle_and_claim, self.engine, outcomes, self.clock, self.due_by, limit
+        )
+        self.report += report
+        if claim_more and not batch:
+            self.exhausted = True
+        self.rows.extend(batch)
+
+    async def close(self, problem: str | None) -> None:
+        """Settle everything; rows claimed and not sent are retried later (with `problem`)."""
+        self.closed = True
+        if self._sync is not None:
+            await asyncio.gather(self._sync, return_exceptions=True)
+        reason = problem or "投递中断，稍后重试"
+        self.outcomes.extend(Outcome(row, Result.RETRY, reason) for row, _ in self.rows)
+        self.rows.clear()
+        await self._settle_and_claim(claim_more=False)
 
 
-async def _send_batch(
-    batch: list[OutboxMessage],
-    alive: list[Transport],
-    settings: Settings,
+async def _work(
+    transport: Transport, feed: _Feed, settings: Settings, clock: Callable[[], datetime]
+) -> str | None:
+    """Send rows from the feed over one connection until none is left or it breaks."""
+    while (claimed := await feed.take()) is not None:
+        row, body = claimed
+        try:
+            feed.done(await _send_one(transport, row, body, settings, clock))
+        except ConnectionFailure as error:
+            feed.done(Outcome(row, Result.RETRY, str(error)))
+            return str(error)
+    return None
+
+
+def _settle_and_claim(
+    engine: Engine,
+    outcomes: list[Outcome],
     clock: Callable[[], datetime],
-) -> tuple[list[Outcome], str | None]:
-    """Share the batch among the live connections; drop connections that fail."""
-    queue = deque(batch)
-    outcomes: list[Outcome] = []
-    broken: list[tuple[Transport, str]] = []
-
-    async def work(transport: Transport) -> None:
-        while queue:
-            row = queue.popleft()
-            try:
-                outcomes.append(await _send_one(transport, row, settings, clock))
-            except ConnectionFailure as error:
-                outcomes.append(Outcome(row, Result.RETRY, str(error)))
-                broken.append((transport, str(error)))
-                return
-
-    await asyncio.gather(*(work(t) for t in list(alive)))
-    for transport, _ in broken:
-        alive.remove(transport)
-    problem = broken[-1][1] if broken else None  # messages were held back by it
-    if queue:  # every connection failed before the batch was done
-        outcomes.extend(Outcome(row, Result.RETRY, problem) for row in queue)
-    return outcomes, problem
+    due_by: datetime,
+    limit: int,
+) -> tuple[DeliveryReport, list[Claimed]]:
+    """Record outcomes (one transaction), then claim up to `limit` rows (another)."""
+    report = _settle(engine, outcomes, clock()) if outcomes else DeliveryReport()
+    if not limit:
+        return report, []
+    with transaction(engine) as session:
+        rows = claim(session, clock(), limit, due_by=due_by)
+        bodies = bodies_of(session, [row.id for row in rows])
+    return report, [(row, bodies.get(row.id)) for row in rows]
 
 
 async def _send_one(
-    transport: Transport, row: OutboxMessage, settings: Settings, clock: Callable[[], datetime]
+    transport: Transport,
+    row: OutboxMessage,
+    body: OutboxBody | None,
+    settings: Settings,
+    clock: Callable[[], datetime],
 ) -> Outcome:
     problem = address_problem(row.to_address)
     if problem:
         return Outcome(row, Result.FAILED, problem)
+    if body is None:  # only a hand-edited database gets here
+        return Outcome(row, Result.FAILED, "邮件内容缺失，无法发送")
     try:
-        message = build_email(
-            row, sender=settings.mail_from, domain=settings.mail_domain, now=clock()
+        message = email_bytes(
+            row, body, sender=settings.mail_from, domain=settings.mail_domain, now=clock()
         )
-    except (ValueError, TypeError) as error:  # e.g. a header the email package refuses
+    except (ValueError, TypeError) as error:  # e.g. a line break in a header value
         return Outcome(row, Result.FAILED, f"邮件无法生成：{error}")
     try:
         await transport.send(row.id, message, settings.mail_from_address, row.to_address)
@@ -174,12 +243,18 @@ async def _send_one(
 def _settle(engine: Engine, outcomes: list[Outcome], now: datetime) -> DeliveryReport:
     """Record a batch's outcomes in one transaction; rows whose claim was lost are skipped."""
     counts = {MessageState.SENT: 0, MessageState.PENDING: 0, MessageState.FAILED: 0}
+    sent = [outcome.row for outcome in outcomes if outcome.result is Result.SENT]
     with transaction(engine) as session:
+        settled = mark_sent_many(session, sent, now)
+        counts[MessageState.SENT] = len(settled)
+        for row in sent:
+            if row.id not in settled:
+                log.warning("outbox %s: claim lost before it was settled", row.id)
         for outcome in outcomes:
             row, reason = outcome.row, outcome.reason or ""
             if outcome.result is Result.SENT:
-                state = mark_sent(session, row, now)
-            elif outcome.result is Result.RETRY:
+                continue
+            if outcome.result is Result.RETRY:
                 state = mark_retry(session, row, now, reason)
             else:
                 state = mark_failed(session, row, now, reason)
@@ -187,8 +262,7 @@ def _settle(engine: Engine, outcomes: list[Outcome], now: datetime) -> DeliveryR
                 log.warning("outbox %s: claim lost before it was settled", row.id)
                 continue
             counts[state] += 1
-            if state != MessageState.SENT:
-                log.warning("outbox %s → %s: %s", row.id, state, reason)
+            log.warning("outbox %s → %s: %s", row.id, state, reason)
     return DeliveryReport(
         sent=counts[MessageState.SENT],
         retried=counts[MessageState.PENDING],

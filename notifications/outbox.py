@@ -11,8 +11,11 @@ so two processes never claim, or settle, the same row. Callers commit.
 """
 
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, update
@@ -22,7 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from models.errors import NotFound, Refused
-from models.mail import MESSAGE_STATE_LABELS, MessageState, OutboxMessage
+from models.mail import MESSAGE_STATE_LABELS, MessageState, OutboxBody, OutboxMessage
 from models.people import Person
 from notifications.render import KIND_LABELS, Rendered, RenderError, one_line, render
 
@@ -71,6 +74,56 @@ def backoff(attempts: int) -> timedelta:
 # --- enqueue -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A message to store: its key, who it is for and its rendered content (or why not)."""
+
+    key: str
+    kind: str
+    person: Person | None
+    rendered: Rendered | RenderFailure
+    send_after: datetime
+    to_address: str | None = None  # default: the person's address
+
+
+def compose(
+    *,
+    key: str,
+    kind: str,
+    person: Person | None,
+    context: dict[str, Any],
+    send_after: datetime,
+    base_url: str,
+    to_address: str | None = None,
+) -> Draft:
+    """Render a message into a draft; a template error becomes the draft's failure."""
+    try:
+        rendered: Rendered | RenderFailure = render(kind, context, base_url=base_url)
+    except RenderError as error:
+        rendered = RenderFailure(str(error))
+    return Draft(key, kind, person, rendered, send_after, to_address)
+
+
+def enqueue_many(session: Session, drafts: Iterable[Draft], now: datetime) -> list[int]:
+    """Store the drafts, 500 to a statement; the ids of the rows added, in draft order.
+
+    A key already in the outbox is skipped (INSERT … ON CONFLICT (key) DO NOTHING), so
+    planning the same day twice, or in two processes at once, stores each message once. A
+    message that cannot be sent (no or an invalid address, a template error) is stored as
+    FAILED with the reason, so it is reported, not lost and not crashed on.
+    """
+    added: list[int] = []
+    chunk: list[Draft] = []
+    for draft in drafts:
+        chunk.append(draft)
+        if len(chunk) == 500:
+            added += _enqueue_chunk(session, chunk, now)
+            chunk = []
+    if chunk:
+        added += _enqueue_chunk(session, chunk, now)
+    return added
+
+
 def enqueue(
     session: Session,
     *,
@@ -82,83 +135,99 @@ def enqueue(
     send_after: datetime,
     now: datetime,
 ) -> int | None:
-    """Store one message under `key`: its id, or None when that key is already in the outbox.
+    """Store one message under `key`: its id, or None when that key is already in the outbox."""
+    draft = Draft(key, kind, person, rendered, send_after, to_address)
+    return next(iter(enqueue_many(session, [draft], now)), None)
 
-    The address defaults to the person's. A message that cannot be sent (no or an invalid
-    address, a template error) is stored as FAILED with the reason, so it is reported, not
-    lost and not crashed on. Safe under concurrency: INSERT … ON CONFLICT (key) DO NOTHING.
-    """
+
+def enqueue_message(session: Session, *, now: datetime, **draft: Any) -> int | None:
+    """Render (see `compose` for the arguments) and enqueue one message."""
+    return next(iter(enqueue_many(session, [compose(**draft)], now)), None)
+
+
+def _row_of(draft: Draft, now: datetime) -> tuple[dict[str, Any], dict[str, str] | None]:
+    """The outbox row of a draft, and its body (None when it could not be rendered)."""
+    key, kind, person, rendered = draft.key, draft.kind, draft.person, draft.rendered
     if not key or len(key) > KEY_MAX:
         raise ValueError(f"outbox key must have 1 to {KEY_MAX} characters: {key!r}")
-    address = to_address if to_address is not None else (person.email if person else None)
-    problem = rendered.reason if isinstance(rendered, RenderFailure) else address_problem(address)
+    address = draft.to_address
+    if address is None and person is not None:
+        address = person.email
+    body: dict[str, str] | None = None
     if isinstance(rendered, RenderFailure):
-        subject, text, html = f"（未能生成的{KIND_LABELS.get(kind, kind)}邮件）", "", ""
+        problem, subject = rendered.reason, f"（未能生成的{KIND_LABELS.get(kind, kind)}邮件）"
     else:
-        subject, text, html = rendered.subject, rendered.text, rendered.html
-    values: dict[str, Any] = {
+        problem, subject = address_problem(address), rendered.subject
+        body = {"text": rendered.text, "html": rendered.html}
+    row = {
         "key": key,
         "kind": kind,
         "person_id": person.id if person else None,
         "to_address": one_line(address or "")[:200],
         "subject": subject[:300],
-        "text": text,
-        "html": html,
         "state": MessageState.FAILED if problem else MessageState.PENDING,
         "attempts": 0,
-        "send_after": send_after,
+        "send_after": draft.send_after,
         "last_error": problem[:ERROR_MAX] if problem else None,
         "created_at": now,
     }
-    return _insert_unless_present(session, values)  # not read back: bodies can be megabytes
+    return row, body
 
 
-def enqueue_message(
-    session: Session,
-    *,
-    key: str,
-    kind: str,
-    person: Person | None,
-    context: dict[str, Any],
-    send_after: datetime,
-    now: datetime,
-    base_url: str,
-    to_address: str | None = None,
-) -> int | None:
-    """Render and enqueue; a template error becomes this message's FAILED row."""
-    try:
-        rendered: Rendered | RenderFailure = render(kind, context, base_url=base_url)
-    except RenderError as error:
-        rendered = RenderFailure(str(error))
-    return enqueue(
-        session,
-        key=key,
-        kind=kind,
-        person=person,
-        to_address=to_address,
-        rendered=rendered,
-        send_after=send_after,
-        now=now,
+def _enqueue_chunk(session: Session, drafts: list[Draft], now: datetime) -> list[int]:
+    rows: list[dict[str, Any]] = []
+    bodies: dict[str, dict[str, str]] = {}
+    for draft in drafts:
+        row, body = _row_of(draft, now)
+        rows.append(row)
+        if body is not None:
+            bodies.setdefault(draft.key, body)  # a key twice in one chunk: the first wins
+    ids = _insert_unless_present(session, rows)
+    stored = [{"message_id": ids[key], **body} for key, body in bodies.items() if key in ids]
+    if stored:  # not read back: bodies can be megabytes
+        session.exec(insert(OutboxBody.__table__), params=stored)
+    return [ids[row["key"]] for row in rows if row["key"] in ids]
+
+
+def bodies_of(session: Session, message_ids: list[int]) -> dict[int, OutboxBody]:
+    """The text and HTML of these messages (rows that could not be rendered have none)."""
+    found: dict[int, OutboxBody] = {}
+    for start in range(0, len(message_ids), 500):
+        batch = message_ids[start : start + 500]
+        found.update(
+            (body.message_id, body)
+            for body in session.exec(select(OutboxBody).where(OutboxBody.message_id.in_(batch)))
+        )
+    return found
+
+
+@cache
+def _insert_statement(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING key, id, built once and bound per call."""
+    table = OutboxMessage.__table__
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        dialect_insert(table)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(table.c.key, table.c.id)
     )
 
 
-def _insert_unless_present(session: Session, values: dict[str, Any]) -> int | None:
+def _insert_unless_present(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert the rows whose key is new; {key: id} of those inserted."""
     table = OutboxMessage.__table__
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            dialect_insert(table)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(table.c.id)
-        )
-        return session.exec(statement).scalar_one_or_none()
-    try:  # any other database: let the unique key decide, inside a savepoint
-        with session.begin_nested():
-            return session.exec(insert(table).values(**values).returning(table.c.id)).scalar_one()
-    except IntegrityError:
-        return None
+        return dict(session.exec(_insert_statement(dialect), params=rows).all())
+    inserted: dict[str, int] = {}
+    for row in rows:  # any other database: let the unique key decide, inside a savepoint
+        try:
+            with session.begin_nested():
+                statement = insert(table).values(**row).returning(table.c.id)
+                inserted[row["key"]] = session.exec(statement).scalar_one()
+        except IntegrityError:
+            continue
+    return inserted
 
 
 # --- claim and settle ------------------------------------------------------------------------
@@ -182,40 +251,32 @@ def claim(
 ) -> list[OutboxMessage]:
     """Mark up to `limit` due rows SENDING for this caller and return them (oldest first).
 
-    Each row is taken with `UPDATE … WHERE id = ? AND state = <read> AND <still due>`; a row
-    count of 0 means another process took it first. On PostgreSQL the read skips rows other
-    claimers hold locked. `due_by` (default `now`) bounds send_after, so a long delivery run
-    does not pick up the retries it scheduled itself.
+    One statement: `WITH chosen AS (the oldest due ids) UPDATE … SET state = sending WHERE
+    id IN chosen AND <still due> RETURNING *`, so a row another process took meanwhile is
+    no longer due and is not returned; on PostgreSQL the inner read also skips rows other
+    claimers hold locked. `due_by` (default `now`) bounds send_after, so a long delivery
+    run does not pick up the retries it scheduled itself.
     """
     due = _due(now, due_by or now, lease)
-    query = (
-        select(OutboxMessage.id, OutboxMessage.state)
+    oldest = (
+        select(OutboxMessage.id)
         .where(due)
         .order_by(OutboxMessage.send_after, OutboxMessage.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    taken = []
-    for row_id, state in session.exec(query).all():
-        result = session.exec(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id, OutboxMessage.state == state, due)
-            .values(state=MessageState.SENDING, claimed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:
-            taken.append(row_id)
-    if not taken:
-        return []
-    return list(
-        session.exec(
-            select(OutboxMessage)
-            .where(OutboxMessage.id.in_(taken))
-            .order_by(OutboxMessage.send_after, OutboxMessage.id)
-            .execution_options(populate_existing=True)
-        ).all()
-    )
+        # A locking read as a plain IN (…) subquery may be rescanned and then return more
+        # than `limit` rows: a materialised CTE is read once.
+        oldest = oldest.with_for_update(skip_locked=True)
+    chosen = oldest.cte("chosen").prefix_with("MATERIALIZED")
+    taken = session.exec(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(select(chosen.c.id)), due)
+        .values(state=MessageState.SENDING, claimed_at=now)
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).scalars()
+    return sorted(taken, key=lambda row: (row.send_after, row.id))
 
 
 def _settle(session: Session, message: OutboxMessage, **values: Any) -> bool:
@@ -237,10 +298,40 @@ def _settle(session: Session, message: OutboxMessage, **values: Any) -> bool:
     return True
 
 
+def mark_sent_many(session: Session, messages: list[OutboxMessage], now: datetime) -> set[int]:
+    """The server accepted these messages: the ids whose claim still held, now SENT.
+
+    One UPDATE per claim (a delivery run's rows share a few claim times), not one per row.
+    """
+    by_claim: dict[datetime | None, list[int]] = defaultdict(list)
+    for message in messages:
+        by_claim[message.claimed_at].append(message.id)
+    settled: set[int] = set()
+    for claimed_at, ids in by_claim.items():
+        for start in range(0, len(ids), 500):
+            settled.update(
+                session.exec(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id.in_(ids[start : start + 500]),
+                        OutboxMessage.state == MessageState.SENDING,
+                        OutboxMessage.claimed_at == claimed_at,
+                    )
+                    .values(state=MessageState.SENT, sent_at=now)
+                    .returning(OutboxMessage.id)
+                    .execution_options(synchronize_session=False)
+                ).scalars()
+            )
+    for message in messages:
+        if message.id in settled:
+            set_committed_value(message, "state", MessageState.SENT)
+            set_committed_value(message, "sent_at", now)
+    return settled
+
+
 def mark_sent(session: Session, message: OutboxMessage, now: datetime) -> MessageState | None:
     """The server accepted the message (or it was captured). None if the claim was lost."""
-    ok = _settle(session, message, state=MessageState.SENT, sent_at=now)
-    return MessageState.SENT if ok else None
+    return MessageState.SENT if mark_sent_many(session, [message], now) else None
 
 
 def mark_retry(
@@ -294,7 +385,7 @@ def requeue(session: Session, message_id: int, now: datetime) -> OutboxMessage:
     if row.state != MessageState.FAILED:
         label = MESSAGE_STATE_LABELS[MessageState(row.state)]
         raise Refused(f"邮件 {message_id} 的状态是“{label}”，只有“发送失败”的邮件可以重新发送")
-    if not row.text and not row.html:
+    if session.get(OutboxBody, message_id) is None:
         raise Refused(f"邮件 {message_id} 的内容未能生成，无法重新发送（{row.last_error}）")
     address = row.to_address
     if address_problem(address) and row.person_id is not None:

@@ -98,6 +98,8 @@ _SPACES = re.compile(r"\s+")
 def one_line(value: object) -> str:
     """Text fit for a header: line breaks, control and format characters become spaces."""
     text = "" if value is None else str(value)
+    if text.isprintable():  # no Cc, Cf, Zl or Zp in it (the usual title): skip the scan
+        return _SPACES.sub(" ", text).strip()
     cleaned = "".join(
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
     )
@@ -147,18 +149,17 @@ def _task_label(task: Any, limit: int | None = None) -> str:
     return f"{task.number} {title}" if task.number else title
 
 
+_LABEL_OF_LIGHT = {light.value: label for light, label in LIGHT_LABELS.items()}
+_COLOR_OF_LIGHT = {light.value: color for light, color in LIGHT_COLORS.items()}
+
+
 def _light_label(value: str) -> str:
-    try:
-        return LIGHT_LABELS[Light(value)]
-    except ValueError:
-        return one_line(value)
+    label = _LABEL_OF_LIGHT.get(value)
+    return label if label is not None else one_line(value)
 
 
 def _light_color(value: str) -> str:
-    try:
-        return LIGHT_COLORS.get(Light(value), "#6a737d")
-    except ValueError:
-        return "#6a737d"
+    return _COLOR_OF_LIGHT.get(value, "#6a737d")
 
 
 @pass_context
@@ -174,6 +175,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates ship with the code: no stat() per message
     )
     env.filters.update(
         one_line=one_line,

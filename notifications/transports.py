@@ -10,7 +10,6 @@ A transport sends one message at a time and reports failures in three kinds:
 import asyncio
 import os
 import ssl
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
@@ -45,9 +44,8 @@ class ConnectionFailure(TransientFailure):
 
 
 class Transport(Protocol):
-    async def send(
-        self, outbox_id: int, message: EmailMessage, sender: str, recipient: str
-    ) -> None: ...
+    async def send(self, outbox_id: int, message: bytes, sender: str, recipient: str) -> None:
+        """Deliver one message (its wire bytes, notifications.message.email_bytes)."""
 
     async def close(self) -> None: ...
 
@@ -61,11 +59,9 @@ class CaptureTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(
-        self, outbox_id: int, message: EmailMessage, sender: str, recipient: str
-    ) -> None:
+    async def send(self, outbox_id: int, message: bytes, sender: str, recipient: str) -> None:
         try:
-            await asyncio.to_thread(self._write, outbox_id, bytes(message))
+            await asyncio.to_thread(self._write, outbox_id, message)
         except OSError as error:
             raise ConnectionFailure(f"无法保存邮件到 {self.folder}：{error}") from error
 
@@ -153,15 +149,13 @@ class SmtpTransport:
             f"无法连接邮件服务器 {self.where}：{type(error).__name__}: {error}"
         )
 
-    async def send(
-        self, outbox_id: int, message: EmailMessage, sender: str, recipient: str
-    ) -> None:
+    async def send(self, outbox_id: int, message: bytes, sender: str, recipient: str) -> None:
         client = self.client if self.client and self.client.is_connected else None
         reused = client is not None
         if client is None:
             client = await self._connect()
         try:
-            refused, _ = await client.send_message(message, sender=sender, recipients=[recipient])
+            refused, _ = await client.sendmail(sender, [recipient], message)
         except SMTPServerDisconnected as error:
             if not reused:
                 await self.close()
@@ -169,9 +163,7 @@ class SmtpTransport:
             # The server dropped an idle connection: reconnect once and send again.
             client = await self._connect()
             try:
-                refused, _ = await client.send_message(
-                    message, sender=sender, recipients=[recipient]
-                )
+                refused, _ = await client.sendmail(sender, [recipient], message)
             except Exception as again:
                 raise await self._failure(again) from again
         except Exception as error:

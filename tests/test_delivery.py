@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 import cli
 from cli.mail import mail_app
 from models.db import make_engine, transaction
-from models.mail import MessageState, OutboxMessage
+from models.mail import MessageState, OutboxBody, OutboxMessage
 from models.people import Person
 from models.settings import Settings
 from notifications import delivery
@@ -356,13 +356,14 @@ def test_a_connection_the_server_dropped_is_reopened(now, settings_for):
     idle = Server(free_port(), timeout=0.3).start()  # the server hangs up after 0.3 s idle
     row = OutboxMessage(
         id=1, key="k", kind="digest", to_address=f"p0@{DOMAIN}", subject="主题",
-        text="正文\n", html="<p>正文</p>", send_after=now, created_at=now,
+        send_after=now, created_at=now,
     )  # fmt: skip
-    from notifications.message import build_email
+    body = OutboxBody(message_id=1, text="正文\n", html="<p>正文</p>")
+    from notifications.message import email_bytes
 
     async def two_sends() -> None:
         transport = SmtpTransport(settings_for(idle.port))
-        message = build_email(row, sender=f"zgb@{DOMAIN}", domain=DOMAIN, now=now)
+        message = email_bytes(row, body, sender=f"zgb@{DOMAIN}", domain=DOMAIN, now=now)
         try:
             await transport.send(1, message, f"zgb@{DOMAIN}", row.to_address)
             await asyncio.sleep(0.8)

@@ -8,8 +8,8 @@ from email.parser import BytesParser
 
 import pytest
 
-from models.mail import OutboxMessage
-from notifications.message import build_email, message_id
+from models.mail import OutboxBody, OutboxMessage
+from notifications.message import build_email, email_bytes, message_id
 from notifications.render import KINDS, DigestItem, RenderError, TaskRef, render
 
 NOW = datetime(2026, 9, 14, 0, 30, tzinfo=UTC)
@@ -42,26 +42,28 @@ def context_for(kind: str, task: TaskRef = TASK, **overrides) -> dict:
     return {**values, **overrides}
 
 
-def outbox_row(subject: str, text: str, html: str) -> OutboxMessage:
+def outbox_row(subject: str) -> OutboxMessage:
     return OutboxMessage(
         id=41,
         key="assigned:7:12",
         kind="assigned",
         to_address="liming@example.cn",
         subject=subject,
-        text=text,
-        html=html,
         send_after=NOW,
         created_at=NOW,
     )
 
 
+SENDER = "整改办 <zgb@example.cn>"
+BODY = OutboxBody(message_id=41, text="正文", html="<p>正文</p>")
+
+
 def wire_bytes(kind: str, title: str) -> tuple[EmailMessage, bytes]:
     """Render a message about a task with this title and return it as sent on the wire."""
     rendered = render(kind, context_for(kind, TaskRef(id=7, number="2.3", title=title)))
-    row = outbox_row(rendered.subject, rendered.text, rendered.html)
-    message = build_email(row, sender="整改办 <zgb@example.cn>", domain="example.cn", now=NOW)
-    data = message.as_bytes(policy=policy.SMTP)
+    row = outbox_row(rendered.subject)
+    body = OutboxBody(message_id=41, text=rendered.text, html=rendered.html)
+    data = email_bytes(row, body, sender=SENDER, domain="example.cn", now=NOW)
     return BytesParser(policy=policy.default).parsebytes(data), data
 
 
@@ -155,7 +157,7 @@ def test_cr_lf_in_a_title_does_not_create_a_header():
         assert set(parsed.keys()) >= {"From", "To", "Subject", "Date", "Message-ID"}
         assert "\n" not in str(parsed["Subject"])
         assert parsed["To"] == "liming@example.cn"
-        assert parsed["Message-ID"] == message_id(outbox_row("", "", ""), "example.cn")
+        assert parsed["Message-ID"] == message_id(outbox_row(""), "example.cn")
 
 
 def test_the_subject_on_the_wire_decodes_to_the_rendered_subject():
@@ -167,13 +169,61 @@ def test_the_subject_on_the_wire_decodes_to_the_rendered_subject():
     assert "<!DOCTYPE html>" in parsed.get_body(("html",)).get_content()
 
 
-def test_the_email_package_refuses_header_injection_outright():
-    message = EmailMessage()
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("subject", "整改\r\nBcc: spy@evil.cn"),
+        ("subject", "整改\nBcc: spy@evil.cn"),
+        ("to_address", "liming@example.cn\nBcc: spy@evil.cn"),
+        ("to_address", "liming@example.cn\rBcc: spy@evil.cn"),
+        ("kind", "assigned\r\nBcc: spy@evil.cn"),
+    ],
+)
+def test_the_message_builder_refuses_a_line_break_in_any_header(field, value):
+    row = outbox_row("主题")
+    setattr(row, field, value)
 
     with pytest.raises(ValueError):
-        message["Subject"] = "整改\r\nBcc: spy@evil.cn"
+        email_bytes(row, BODY, sender=SENDER, domain="example.cn", now=NOW)
+
+
+def test_a_non_ascii_address_is_refused_by_the_builder_not_sent_garbled():
+    row = outbox_row("主题")
+    row.to_address = "李明@example.cn"
+
     with pytest.raises(ValueError):
-        message["To"] = "liming@example.cn\nBcc: spy@evil.cn"
+        email_bytes(row, BODY, sender=SENDER, domain="example.cn", now=NOW)
+
+
+def test_bodies_survive_the_wire_exactly():
+    boundary_like = "--=_rectify_0123456789abcdef--"
+    text = "李明同志：\n\n.以点开头的一行\n" + boundary_like + "\n" + "长" * 3000 + "\n😀\t末尾\n"
+    html = "<p>" + "很长的一行，" * 2000 + "</p>\n<p>&lt;script&gt;</p>\n"
+    row = outbox_row("【整改提醒】" + "很长的主题" * 30)
+    body = OutboxBody(message_id=41, text=text, html=html)
+
+    data = email_bytes(row, body, sender=SENDER, domain="example.cn", now=NOW)
+    parsed = build_email(row, body, sender=SENDER, domain="example.cn", now=NOW)
+
+    assert max(len(line) for line in data.split(b"\r\n")) <= 78  # far below SMTP's 998
+    assert b"\n" not in data.replace(b"\r\n", b"")  # CRLF line ends only
+    assert data.isascii()
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert parsed.get_body(("plain",)).get_content() == text
+    assert parsed.get_body(("html",)).get_content() == html
+    assert str(parsed["Subject"]) == row.subject
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed["Date"].datetime == NOW
+    assert not parsed.defects and not any(part.defects for part in parsed.walk())
+
+
+def test_an_ascii_subject_stays_readable_on_the_wire():
+    row = outbox_row("Weekly digest")
+
+    data = email_bytes(row, BODY, sender="Rectify <rectify@localhost>", domain="localhost", now=NOW)
+
+    assert b"\r\nSubject: Weekly digest\r\n" in data
+    assert data.startswith(b"From: Rectify <rectify@localhost>\r\n")
 
 
 def test_a_missing_value_is_a_render_error_not_an_empty_message():

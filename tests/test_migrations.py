@@ -3,13 +3,14 @@
 from collections.abc import Iterator
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
-from models.db import current_revision, head_revision, make_engine, upgrade
+from models.db import _alembic_config, current_revision, head_revision, make_engine, upgrade
 from models.tables import metadata
-from tests.conftest import _postgres_database
+from tests.conftest import NOW, _postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -83,3 +84,40 @@ def test_upgrading_twice_changes_nothing(empty_engine):
     assert snapshot(empty_engine) == before
     assert current_revision(empty_engine) == head_revision()
     assert schema_differences(empty_engine) == []
+
+
+def test_moving_outbox_bodies_to_their_own_table_keeps_every_message(empty_engine):
+    """0002 kept text and HTML on the message row; 0003 moves them and loses nothing."""
+    config = _alembic_config(empty_engine)
+    command.upgrade(config, "0002")
+    row = {
+        "kind": "digest", "person_id": None, "to_address": "a@example.cn", "subject": "主题",
+        "state": "sent", "attempts": 1, "send_after": NOW, "created_at": NOW,
+    }  # fmt: skip
+    with empty_engine.begin() as db:
+        db.execute(
+            text(
+                "INSERT INTO outbox_message (id, key, kind, person_id, to_address, subject, text,"
+                " html, state, attempts, send_after, created_at) VALUES (:id, :key, :kind,"
+                " :person_id, :to_address, :subject, :text, :html, :state, :attempts,"
+                " :send_after, :created_at)"
+            ),
+            [
+                {**row, "id": 1, "key": "k1", "text": "正文一\n", "html": "<p>一</p>"},
+                {**row, "id": 2, "key": "k2", "text": "", "html": "", "state": "failed"},
+            ],
+        )
+
+    command.upgrade(config, "head")
+
+    with empty_engine.connect() as db:
+        bodies = db.execute(text("SELECT message_id, text, html FROM outbox_body")).all()
+        messages = db.execute(text("SELECT id, key, state FROM outbox_message ORDER BY id")).all()
+    assert [tuple(b) for b in bodies] == [(1, "正文一\n", "<p>一</p>")]
+    assert [tuple(m) for m in messages] == [(1, "k1", "sent"), (2, "k2", "failed")]
+    assert schema_differences(empty_engine) == []
+
+    command.downgrade(config, "0002")  # and back, with the bodies on their rows again
+    with empty_engine.connect() as db:
+        back = db.execute(text("SELECT id, text, html FROM outbox_message ORDER BY id")).all()
+    assert [tuple(b) for b in back] == [(1, "正文一\n", "<p>一</p>"), (2, "", "")]

@@ -9,12 +9,13 @@ from sqlmodel import Session, select
 
 from models.db import transaction
 from models.errors import NotFound, Refused
-from models.mail import MessageState, OutboxMessage
+from models.mail import MessageState, OutboxBody, OutboxMessage
 from models.people import Person
 from notifications.outbox import (
     LEASE,
     MAX_ATTEMPTS,
     address_problem,
+    bodies_of,
     claim,
     enqueue,
     enqueue_message,
@@ -187,6 +188,30 @@ def test_a_template_error_becomes_that_messages_failure_and_the_others_go_on(ses
     ]
     assert "邮件模板 approved 渲染失败" in results[1].last_error
     assert results[0].subject == "【已销号】1.1 测试问题"
+    bodies = bodies_of(session, ids)
+    assert set(bodies) == {ids[0], ids[2]}  # the failed one has no content to keep
+    assert "李明同志" in bodies[ids[0]].text
+    assert "测试问题" in bodies[ids[0]].html
+
+
+def test_a_key_enqueued_twice_keeps_the_first_body_only(session, now):
+    first = put(session, now, "digest:officer:1:2026-09-14")
+    again = enqueue(
+        session,
+        key="digest:officer:1:2026-09-14",
+        kind="digest",
+        person=None,
+        to_address="someone@example.cn",
+        rendered=Rendered("另一个主题", "另一个正文", "<p>另一个</p>"),
+        send_after=now,
+        now=now,
+    )
+
+    assert again is None
+    stored = session.exec(select(OutboxBody)).all()
+    assert [(b.message_id, b.text, b.html) for b in stored] == [
+        (first.id, RENDERED.text, RENDERED.html)
+    ]
 
 
 def _task():

@@ -1,0 +1,67 @@
+"""outbox bodies in a table of their own
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-02 04:00:00
+
+A message row changes state several times (pending, sending, sent); SQLite rewrites the
+whole row on every UPDATE, bodies included. The bodies move to outbox_body, written once.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+
+revision: str = '0003'
+down_revision: str | None = '0002'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # SQLite drops a column by rebuilding the table, which a foreign key pointing at it
+    # would block: the bodies wait in a plain table until the rebuild is done.
+    op.create_table('outbox_body_move',
+    sa.Column('message_id', sa.Integer(), nullable=False),
+    sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('html', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    )
+    # Messages that could not be rendered were stored with empty bodies: they get none.
+    op.execute(
+        "INSERT INTO outbox_body_move (message_id, text, html) "
+        "SELECT id, text, html FROM outbox_message WHERE text <> '' OR html <> ''"
+    )
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_column('html')
+        batch_op.drop_column('text')
+    op.create_table('outbox_body',
+    sa.Column('message_id', sa.Integer(), nullable=False),
+    sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('html', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.ForeignKeyConstraint(['message_id'], ['outbox_message.id'], ),
+    sa.PrimaryKeyConstraint('message_id')
+    )
+    op.execute(
+        "INSERT INTO outbox_body (message_id, text, html) "
+        "SELECT message_id, text, html FROM outbox_body_move"
+    )
+    op.drop_table('outbox_body_move')
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('html', sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default=''))
+    op.execute(
+        "UPDATE outbox_message SET "
+        "text = (SELECT text FROM outbox_body WHERE message_id = outbox_message.id), "
+        "html = (SELECT html FROM outbox_body WHERE message_id = outbox_message.id) "
+        "WHERE id IN (SELECT message_id FROM outbox_body)"
+    )
+    op.drop_table('outbox_body')
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.alter_column('text', server_default=None)
+        batch_op.alter_column('html', server_default=None)
