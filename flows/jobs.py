@@ -6,6 +6,9 @@ history is where Prefect users look. `at` lets an admin or a test run a flow as 
 moment; without it the flow runs at the current time.
 """
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -22,13 +25,26 @@ def _moment(at: datetime | None) -> datetime:
     return at if at is not None else datetime.now(UTC)
 
 
+@contextmanager
+def _older_objects_set_aside() -> Iterator[None]:
+    """Spare the batch's garbage collections a walk over everything the process already
+    holds (Prefect alone is hundreds of thousands of objects): planning 100,000 tasks inside
+    a flow run took 2.0 s instead of 2.6–2.9 s (BENCHMARKS.md). Garbage is still collected."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 @flow(name="deadline_reminders", log_prints=False)
 def deadline_reminders(at: datetime | None = None) -> dict[str, Any]:
     """Plan the day's digests (one per person) into the outbox; nothing on days off."""
     settings, now = Settings(), _moment(at)
     engine = make_engine(settings.db_url)
     try:
-        report = plan_day(engine, now, settings)
+        with _older_objects_set_aside():
+            report = plan_day(engine, now, settings)
     finally:
         engine.dispose()
     logger = get_run_logger()
@@ -46,8 +62,9 @@ def deliver_outbox(at: datetime | None = None) -> dict[str, Any]:
     settings, now = Settings(), _moment(at)
     engine = make_engine(settings.db_url)
     try:
-        events = notify_events(engine, now, settings)
-        delivery = deliver_due(engine, now, settings)
+        with _older_objects_set_aside():
+            events = notify_events(engine, now, settings)
+            delivery = deliver_due(engine, now, settings)
     finally:
         engine.dispose()
     logger = get_run_logger()

@@ -17,8 +17,9 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -48,6 +49,9 @@ from notifications.transports import (
 log = logging.getLogger(__name__)
 
 BATCH_PER_CONNECTION = 25  # rows claimed at a time, per connection
+# Content being built and sent at once, in characters: a leadership digest can be megabytes,
+# and each one in flight holds several copies (text, UTF-8, base64, the socket's buffer).
+IN_FLIGHT_CHARS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -99,9 +103,12 @@ async def deliver(
     clock = _clock(now)
     transports = transports if transports is not None else open_transports(settings)
     feed = _Feed(engine, now, clock, batch=BATCH_PER_CONNECTION * len(transports))
+    in_flight = _InFlight(IN_FLIGHT_CHARS)
     problems: list[str | None] = []
     try:
-        problems = await asyncio.gather(*(_work(t, feed, settings, clock) for t in transports))
+        problems = await asyncio.gather(
+            *(_work(t, feed, in_flight, settings, clock) for t in transports)
+        )
     finally:
         await asyncio.gather(*(t.close() for t in transports), return_exceptions=True)
         broken = [problem for problem in problems if problem]
@@ -180,14 +187,40 @@ class _Feed:
         await self._settle_and_claim(claim_more=False)
 
 
+class _InFlight:
+    """A budget of content being sent at once; one message may always go, however large."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self.changed = asyncio.Condition()
+
+    @asynccontextmanager
+    async def holding(self, size: int) -> AsyncIterator[None]:
+        async with self.changed:
+            await self.changed.wait_for(lambda: not self.used or self.used + size <= self.limit)
+            self.used += size
+        try:
+            yield
+        finally:
+            async with self.changed:
+                self.used -= size
+                self.changed.notify_all()
+
+
 async def _work(
-    transport: Transport, feed: _Feed, settings: Settings, clock: Callable[[], datetime]
+    transport: Transport,
+    feed: _Feed,
+    in_flight: _InFlight,
+    settings: Settings,
+    clock: Callable[[], datetime],
 ) -> str | None:
     """Send rows from the feed over one connection until none is left or it breaks."""
     while (claimed := await feed.take()) is not None:
         row, body = claimed
+        size = len(body.text) + len(body.html) if body else 0
         try:
-            feed.done(await _send_one(transport, row, body, settings, clock))
+            async with in_flight.holding(size):
+                feed.done(await _send_one(transport, row, body, settings, clock))
         except ConnectionFailure as error:
             feed.done(Outcome(row, Result.RETRY, str(error)))
             return str(error)

@@ -38,6 +38,7 @@ BACKOFF = (
 )  # after the 1st, 2nd, 3rd, 4th and later transient failures
 MAX_ATTEMPTS = 24  # about 20 hours of retrying, then the row is parked as failed
 KEY_MAX = 200
+CHUNK_ROWS, CHUNK_CHARS = 500, 4_000_000  # drafts written by one INSERT, at most
 ERROR_MAX = 1000
 
 _ADDRESS = re.compile(
@@ -105,7 +106,7 @@ def compose(
 
 
 def enqueue_many(session: Session, drafts: Iterable[Draft], now: datetime) -> list[int]:
-    """Store the drafts, 500 to a statement; the ids of the rows added, in draft order.
+    """Store the drafts, many to a statement; the ids of the rows added, in draft order.
 
     A key already in the outbox is skipped (INSERT … ON CONFLICT (key) DO NOTHING), so
     planning the same day twice, or in two processes at once, stores each message once. A
@@ -114,11 +115,14 @@ def enqueue_many(session: Session, drafts: Iterable[Draft], now: datetime) -> li
     """
     added: list[int] = []
     chunk: list[Draft] = []
+    chars = 0  # a few leadership digests of megabytes each make a chunk of their own
     for draft in drafts:
         chunk.append(draft)
-        if len(chunk) == 500:
+        if isinstance(draft.rendered, Rendered):
+            chars += len(draft.rendered.text) + len(draft.rendered.html)
+        if len(chunk) == CHUNK_ROWS or chars >= CHUNK_CHARS:
             added += _enqueue_chunk(session, chunk, now)
-            chunk = []
+            chunk, chars = [], 0
     if chunk:
         added += _enqueue_chunk(session, chunk, now)
     return added

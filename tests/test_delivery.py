@@ -2,9 +2,14 @@
 
 import asyncio
 import datetime as dt
+import os
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from email import policy
@@ -230,6 +235,123 @@ def test_a_run_that_dies_after_sending_resends_with_the_same_message_ids(
     counts = Counter(server.sink.message_ids())
     assert counts == Counter({message_id(r, DOMAIN): 2 for r in rows})
     assert {r.state for r in stored(engine)} == {MessageState.SENT}
+
+
+class SlowSink(Sink):
+    """Takes `delay` seconds to accept each message, so a delivery run can be killed midway."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+DELIVER_IN_A_CHILD = """
+import sys
+from datetime import datetime
+from models.db import make_engine
+from models.settings import Settings
+from notifications.delivery import deliver_due
+settings = Settings()
+deliver_due(make_engine(settings.db_url), datetime.fromisoformat(sys.argv[1]), settings)
+"""
+
+
+def test_a_delivery_process_killed_midway_loses_nothing_and_repeats_carry_the_same_ids(
+    engine, now, settings_for, tmp_path
+):
+    rows = fill(engine, now, 30)
+    slow = Server(free_port())
+    slow.sink = SlowSink(delay=0.1)
+    slow.start()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")},
+        "RECTIFY_HOME": str(tmp_path / "home"),
+        "RECTIFY_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "RECTIFY_SMTP_HOST": "127.0.0.1",
+        "RECTIFY_SMTP_PORT": str(slow.port),
+        "RECTIFY_SMTP_SECURITY": "none",
+        "RECTIFY_MAIL_FROM": f"整改办 <zgb@{DOMAIN}>",
+        "RECTIFY_MAIL_CONNECTIONS": "2",
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", DELIVER_IN_A_CHILD, now.isoformat()],
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(slow.sink.received) < 6 and time.monotonic() < deadline:
+            assert child.poll() is None, "the delivery process ended before it was killed"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)  # no chance to settle, roll back or say goodbye
+        child.wait(timeout=10)
+        arrived_before = len(slow.sink.received)
+        assert 6 <= arrived_before < len(rows)  # killed in the middle of delivery
+        unsettled = [r for r in stored(engine) if r.state != MessageState.SENT]
+        assert len(unsettled) >= len(rows) - arrived_before  # what never went out is kept
+
+        report = deliver_due(engine, now + LEASE + timedelta(minutes=1), settings_for(slow.port))
+    finally:
+        if child.poll() is None:
+            child.kill()
+        slow.stop()
+
+    wanted = {message_id(r, DOMAIN) for r in rows}
+    arrived = Counter(slow.sink.message_ids())
+    assert set(arrived) == wanted  # every digest arrived; any repeat has its row's Message-ID
+    assert max(arrived.values()) <= 2  # sent at most once more, after the kill
+    assert sum(arrived.values()) - len(rows) <= arrived_before  # only what was sent is repeated
+    assert report.sent == len(unsettled)
+    assert {r.state for r in stored(engine)} == {MessageState.SENT}
+
+
+class OverlapSink(SlowSink):
+    """Counts how many messages it is accepting at the same moment."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay)
+        self.now = self.most = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            return await super().handle_DATA(server, session, envelope)
+        finally:
+            self.now -= 1
+
+
+@pytest.mark.parametrize(("body_chars", "most_at_once"), [(600, 1), (100, 4)])
+def test_large_messages_are_sent_a_few_at_a_time_within_the_memory_budget(
+    engine, now, settings_for, monkeypatch, body_chars, most_at_once
+):
+    monkeypatch.setattr(delivery, "IN_FLIGHT_CHARS", 1000)
+    with transaction(engine) as session:
+        for i in range(8):
+            enqueue(
+                session,
+                key=f"big:{i}",
+                kind="digest",
+                person=None,
+                to_address=f"p{i}@{DOMAIN}",
+                rendered=Rendered(f"主题{i}", "正" * body_chars, "<p>x</p>"),
+                send_after=now,
+                now=now,
+            )
+    slow = Server(free_port())
+    slow.sink = OverlapSink(delay=0.05)
+    slow.start()
+    try:
+        report = deliver_due(engine, now, settings_for(slow.port, mail_connections=4))
+    finally:
+        slow.stop()
+
+    assert report.sent == 8
+    assert slow.sink.most == most_at_once  # 600 + 8 chars: one fits the budget of 1,000
 
 
 # --- failures -------------------------------------------------------------------------------
