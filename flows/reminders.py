@@ -70,12 +70,16 @@ def task_refs(session: Session, task_ids: set[int]) -> dict[int, TaskRef]:
     return refs
 
 
-def _people(session: Session, ids: set[int]) -> dict[int, Person]:
-    found: dict[int, Person] = {}
+def _people(session: Session, ids: set[int]) -> dict[int, Any]:
+    """Id, name, address and whether active of many people: rows, not ORM objects (light)."""
+    found: dict[int, Any] = {}
     ordered = sorted(ids)
+    columns = (Person.id, Person.name, Person.email, Person.active)
     for start in range(0, len(ordered), 5000):
         batch = ordered[start : start + 5000]
-        found.update({p.id: p for p in session.exec(select(Person).where(Person.id.in_(batch)))})
+        found.update(
+            (row.id, row) for row in session.exec(select(*columns).where(Person.id.in_(batch)))
+        )
     return found
 
 
@@ -96,6 +100,7 @@ def plan_day(
         refs = task_refs(session, {item.task_id for d in digests for item in d.items})
         people = _people(session, {d.person_id for d in digests})
         day = local_date(now)
+        shared: dict = {}  # the leadership group's identical lists are rendered once
 
         def drafts() -> Iterator[Draft]:
             for digest in digests:
@@ -115,7 +120,12 @@ def plan_day(
                     key=digest_key(digest, person.id, now),
                     kind="digest",
                     person=person,
-                    context={"person_name": person.name, "day": day, "items": items},
+                    context={
+                        "person_name": person.name,
+                        "day": day,
+                        "items": items,
+                        "shared": shared,
+                    },
                     send_after=now,
                     base_url=settings.base_url,
                 )

@@ -37,6 +37,8 @@ class OutboxMessage(SQLModel, table=True):
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     to_address: str = Field(max_length=200)
     subject: str = Field(max_length=300)
+    # Characters of text and HTML: delivery bounds what it holds at once without reading them.
+    size: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     state: str = Field(default=MessageState.PENDING, sa_type=String(20), index=True)
     attempts: int = Field(default=0)
     send_after: datetime

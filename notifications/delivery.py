@@ -49,8 +49,10 @@ from notifications.transports import (
 log = logging.getLogger(__name__)
 
 BATCH_PER_CONNECTION = 25  # rows claimed at a time, per connection
-# Content being built and sent at once, in characters: a leadership digest can be megabytes,
-# and each one in flight holds several copies (text, UTF-8, base64, the socket's buffer).
+# Bounds in characters of text and HTML (a leadership digest can be megabytes): what one
+# claim holds, and what is being built and sent at once (each message in flight holds
+# several copies: text, UTF-8, base64, the socket's buffer). One message always goes.
+CLAIM_CHARS = 8_000_000
 IN_FLIGHT_CHARS = 4_000_000
 
 
@@ -217,9 +219,8 @@ async def _work(
     """Send rows from the feed over one connection until none is left or it breaks."""
     while (claimed := await feed.take()) is not None:
         row, body = claimed
-        size = len(body.text) + len(body.html) if body else 0
         try:
-            async with in_flight.holding(size):
+            async with in_flight.holding(row.size):
                 feed.done(await _send_one(transport, row, body, settings, clock))
         except ConnectionFailure as error:
             feed.done(Outcome(row, Result.RETRY, str(error)))
@@ -239,7 +240,7 @@ def _settle_and_claim(
     if not limit:
         return report, []
     with transaction(engine) as session:
-        rows = claim(session, clock(), limit, due_by=due_by)
+        rows = claim(session, clock(), limit, max_size=CLAIM_CHARS, due_by=due_by)
         bodies = bodies_of(session, [row.id for row in rows])
     return report, [(row, bodies.get(row.id)) for row in rows]
 

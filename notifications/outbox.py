@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import and_, func, insert, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -38,7 +38,7 @@ BACKOFF = (
 )  # after the 1st, 2nd, 3rd, 4th and later transient failures
 MAX_ATTEMPTS = 24  # about 20 hours of retrying, then the row is parked as failed
 KEY_MAX = 200
-CHUNK_ROWS, CHUNK_CHARS = 500, 4_000_000  # drafts written by one INSERT, at most
+CHUNK_ROWS, CHUNK_CHARS = 500, 2_000_000  # drafts written by one INSERT, at most
 ERROR_MAX = 1000
 
 _ADDRESS = re.compile(
@@ -75,13 +75,23 @@ def backoff(attempts: int) -> timedelta:
 # --- enqueue -------------------------------------------------------------------------------
 
 
+class Addressee(Protocol):
+    """Who a message is for: a Person, or a row of one's id and address."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def email(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Draft:
     """A message to store: its key, who it is for and its rendered content (or why not)."""
 
     key: str
     kind: str
-    person: Person | None
+    person: Addressee | None
     rendered: Rendered | RenderFailure
     send_after: datetime
     to_address: str | None = None  # default: the person's address
@@ -91,7 +101,7 @@ def compose(
     *,
     key: str,
     kind: str,
-    person: Person | None,
+    person: Addressee | None,
     context: dict[str, Any],
     send_after: datetime,
     base_url: str,
@@ -169,7 +179,8 @@ def _row_of(draft: Draft, now: datetime) -> tuple[dict[str, Any], dict[str, str]
         "person_id": person.id if person else None,
         "to_address": one_line(address or "")[:200],
         "subject": subject[:300],
-        "state": MessageState.FAILED if problem else MessageState.PENDING,
+        "size": len(body["text"]) + len(body["html"]) if body else 0,
+        "state": (MessageState.FAILED if problem else MessageState.PENDING).value,
         "attempts": 0,
         "send_after": draft.send_after,
         "last_error": problem[:ERROR_MAX] if problem else None,
@@ -206,14 +217,31 @@ def bodies_of(session: Session, message_ids: list[int]) -> dict[int, OutboxBody]
 
 
 @cache
-def _insert_statement(dialect: str) -> Any:
-    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING key, id, built once and bound per call."""
+def _sqlite_insert() -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING key, id, bound once per row."""
     table = OutboxMessage.__table__
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        dialect_insert(table)
+        sqlite.insert(table)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(table.c.key, table.c.id)
+    )
+
+
+@cache
+def _postgres_insert(columns: tuple[str, ...]) -> Any:
+    """The same for a whole chunk as one INSERT … SELECT FROM unnest(one array per column).
+
+    A multi-row VALUES statement has ten parameters a row, and psycopg parses such a query in
+    Python every time: 0.47 s for 3,848 rows, against 0.10 s for this one.
+    """
+    table = OutboxMessage.__table__
+    dialect = postgresql.dialect()
+    arrays = ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in columns
+    )
+    return text(
+        f"INSERT INTO outbox_message ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+        "ON CONFLICT (key) DO NOTHING RETURNING key, id"
     )
 
 
@@ -221,8 +249,12 @@ def _insert_unless_present(session: Session, rows: list[dict[str, Any]]) -> dict
     """Insert the rows whose key is new; {key: id} of those inserted."""
     table = OutboxMessage.__table__
     dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        return dict(session.exec(_insert_statement(dialect), params=rows).all())
+    if dialect == "sqlite":
+        return dict(session.exec(_sqlite_insert(), params=rows).all())
+    if dialect == "postgresql":
+        columns = tuple(rows[0])
+        arrays = {name: [row[name] for row in rows] for name in columns}
+        return dict(session.exec(_postgres_insert(columns), params=arrays).all())
     inserted: dict[str, int] = {}
     for row in rows:  # any other database: let the unique key decide, inside a savepoint
         try:
@@ -250,20 +282,23 @@ def claim(
     now: datetime,
     limit: int,
     *,
+    max_size: int | None = None,
     lease: timedelta = LEASE,
     due_by: datetime | None = None,
 ) -> list[OutboxMessage]:
     """Mark up to `limit` due rows SENDING for this caller and return them (oldest first).
 
-    One statement: `WITH chosen AS (the oldest due ids) UPDATE … SET state = sending WHERE
+    One statement: `WITH chosen AS (the oldest due rows) UPDATE … SET state = sending WHERE
     id IN chosen AND <still due> RETURNING *`, so a row another process took meanwhile is
     no longer due and is not returned; on PostgreSQL the inner read also skips rows other
-    claimers hold locked. `due_by` (default `now`) bounds send_after, so a long delivery
-    run does not pick up the retries it scheduled itself.
+    claimers hold locked. With `max_size`, the rows stop once their sizes add up to it (the
+    first row is always taken), so a claim of megabyte digests holds a few of them, not
+    hundreds. `due_by` (default `now`) bounds send_after, so a long delivery run does not
+    pick up the retries it scheduled itself.
     """
     due = _due(now, due_by or now, lease)
     oldest = (
-        select(OutboxMessage.id)
+        select(OutboxMessage.id, OutboxMessage.size, OutboxMessage.send_after)
         .where(due)
         .order_by(OutboxMessage.send_after, OutboxMessage.id)
         .limit(limit)
@@ -273,9 +308,14 @@ def claim(
         # than `limit` rows: a materialised CTE is read once.
         oldest = oldest.with_for_update(skip_locked=True)
     chosen = oldest.cte("chosen").prefix_with("MATERIALIZED")
+    ids = select(chosen.c.id)
+    if max_size is not None:  # the size of the rows before each one, oldest first
+        before = func.sum(chosen.c.size).over(order_by=(chosen.c.send_after, chosen.c.id))
+        ranked = select(chosen.c.id, (before - chosen.c.size).label("before")).subquery()
+        ids = select(ranked.c.id).where(ranked.c.before < max_size)
     taken = session.exec(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(select(chosen.c.id)), due)
+        .where(OutboxMessage.id.in_(ids), due)
         .values(state=MessageState.SENDING, claimed_at=now)
         .returning(OutboxMessage)
         .execution_options(synchronize_session=False, populate_existing=True)

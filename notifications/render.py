@@ -5,7 +5,8 @@ Templates live in notifications/templates/ as `{kind}.subject.txt`, `{kind}.txt`
 subjects are forced onto one line, so nothing a user typed can become a header.
 
 Contexts (StrictUndefined: a missing value is a render error, never an empty string):
-- digest: person_name, day (date), items (list of DigestItem)
+- digest: person_name, day (date), items (list of DigestItem), and optionally shared (a
+  dict one run passes to all its digests, so identical long item lists render once)
 - every event kind: person_name, task (TaskRef), actor_name, and
   - assigned: deadline (None for long-term tasks)
   - rejected: reason
@@ -32,6 +33,7 @@ from jinja2 import (
     pass_context,
     select_autoescape,
 )
+from markupsafe import Markup
 
 from models.lights import LIGHT_LABELS, Light
 from models.settings import DEFAULT_BASE_URL
@@ -167,6 +169,30 @@ def _task_url(context: Any, task: Any) -> str:
     return task_url(context["base_url"], task.id)
 
 
+SHARED_LIST_MIN_ITEMS = 50  # shorter lists are rendered every time: cheaper than the lookup
+
+
+@pass_context
+def _item_list(context: Any, form: str) -> str:
+    """A digest's items as `digest_items.{form}` renders them.
+
+    A run that tells many people about the same long list (every member of the leadership
+    group gets the same escalations) passes one dict as `shared` to every digest, and each
+    such list is rendered once for the run.
+    """
+    items, base_url = context["items"], context["base_url"]
+    template = context.environment.get_template(f"digest_items.{form}")
+    shared = context.get("shared")
+    if shared is None or len(items) < SHARED_LIST_MIN_ITEMS:
+        rendered = template.render(items=items, base_url=base_url)
+    else:
+        key = (form, base_url, tuple(items))
+        rendered = shared.get(key)
+        if rendered is None:
+            rendered = shared[key] = template.render(items=items, base_url=base_url)
+    return Markup(rendered) if form == "html" else rendered  # the HTML template escaped it
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -177,6 +203,7 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,  # templates ship with the code: no stat() per message
     )
+    env.globals["item_list"] = _item_list
     env.filters.update(
         one_line=one_line,
         date_cn=_date_cn,

@@ -112,6 +112,23 @@ def test_a_digest_lists_every_item_with_its_light_deadline_and_days():
     assert "已逾期 2 个工作日" in rendered.html
 
 
+def test_a_long_list_shared_by_several_digests_renders_once_and_reads_the_same():
+    items = [DigestItem(TaskRef(i, f"问题{i}", f"1.{i}"), "red", date(2026, 9, 1), -10, "领导小组")
+             for i in range(60)]  # fmt: skip
+    shared: dict = {}
+
+    alone = render("digest", {"person_name": "王强", "day": date(2026, 9, 14), "items": items})
+    first = render("digest", {"person_name": "王强", "day": date(2026, 9, 14), "items": items,
+                              "shared": shared})  # fmt: skip
+    second = render("digest", {"person_name": "赵敏", "day": date(2026, 9, 14),
+                               "items": list(items), "shared": shared})  # fmt: skip
+
+    assert first == alone
+    assert second.text == alone.text.replace("王强", "赵敏")
+    assert second.html == alone.html.replace("王强", "赵敏")
+    assert sorted(form for form, _, _ in shared) == ["html", "txt"]  # one of each, reused
+
+
 def test_links_use_the_configured_base_url():
     rendered = render("approved", context_for("approved"), base_url="https://zg.example.gov.cn")
 

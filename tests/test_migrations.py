@@ -112,9 +112,11 @@ def test_moving_outbox_bodies_to_their_own_table_keeps_every_message(empty_engin
 
     with empty_engine.connect() as db:
         bodies = db.execute(text("SELECT message_id, text, html FROM outbox_body")).all()
-        messages = db.execute(text("SELECT id, key, state FROM outbox_message ORDER BY id")).all()
+        messages = db.execute(
+            text("SELECT id, key, state, size FROM outbox_message ORDER BY id")
+        ).all()
     assert [tuple(b) for b in bodies] == [(1, "正文一\n", "<p>一</p>")]
-    assert [tuple(m) for m in messages] == [(1, "k1", "sent"), (2, "k2", "failed")]
+    assert [tuple(m) for m in messages] == [(1, "k1", "sent", 12), (2, "k2", "failed", 0)]
     assert schema_differences(empty_engine) == []
 
     command.downgrade(config, "0002")  # and back, with the bodies on their rows again

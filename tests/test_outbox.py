@@ -259,6 +259,25 @@ def test_claim_respects_its_limit_oldest_first(session, now):
     assert [row.id for row in claim(session, now, 10)] == ids[2:]
 
 
+def test_a_claim_stops_when_the_sizes_add_up_but_always_takes_one(session, now):
+    def sized(key: str, chars: int, minutes: int) -> int:
+        rendered = Rendered("主题", "正" * chars, "")
+        return put(
+            session, now, key, rendered=rendered, send_after=now - timedelta(minutes=minutes)
+        ).id
+
+    a, b, c = sized("a", 600, 5), sized("b", 600, 4), sized("c", 100, 3)
+    huge, after = sized("d", 5000, 2), sized("e", 100, 1)
+    session.commit()
+
+    # A row is taken while the rows before it in the claim add up to less than max_size.
+    assert [r.id for r in claim(session, now, 10, max_size=1000)] == [a, b]
+    assert [r.id for r in claim(session, now, 10, max_size=1000)] == [c, huge]
+    assert [r.id for r in claim(session, now, 10, max_size=1000)] == [after]
+    assert [r.id for r in claim(session, now, 10, max_size=1000)] == []
+    assert session.get(OutboxMessage, huge).size == 5000
+
+
 def test_two_sessions_claiming_at_once_never_get_the_same_row(engine, now):
     with transaction(engine) as session:
         for i in range(60):

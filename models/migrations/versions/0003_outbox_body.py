@@ -1,11 +1,12 @@
-"""outbox bodies in a table of their own
+"""outbox bodies in a table of their own, their size on the message
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-02 04:00:00
 
 A message row changes state several times (pending, sending, sent); SQLite rewrites the
-whole row on every UPDATE, bodies included. The bodies move to outbox_body, written once.
+whole row on every UPDATE, bodies included. The bodies move to outbox_body, written once;
+the message keeps their size in characters, so delivery can bound what it holds at once.
 """
 
 from collections.abc import Sequence
@@ -28,15 +29,18 @@ def upgrade() -> None:
     sa.Column('message_id', sa.Integer(), nullable=False),
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('html', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
     )
     # Messages that could not be rendered were stored with empty bodies: they get none.
     op.execute(
-        "INSERT INTO outbox_body_move (message_id, text, html) "
-        "SELECT id, text, html FROM outbox_message WHERE text <> '' OR html <> ''"
+        "INSERT INTO outbox_body_move (message_id, text, html, size) "
+        "SELECT id, text, html, length(text) + length(html) FROM outbox_message "
+        "WHERE text <> '' OR html <> ''"
     )
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_column('html')
         batch_op.drop_column('text')
+        batch_op.add_column(sa.Column('size', sa.Integer(), server_default='0', nullable=False))
     op.create_table('outbox_body',
     sa.Column('message_id', sa.Integer(), nullable=False),
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -47,6 +51,11 @@ def upgrade() -> None:
     op.execute(
         "INSERT INTO outbox_body (message_id, text, html) "
         "SELECT message_id, text, html FROM outbox_body_move"
+    )
+    op.execute(
+        "UPDATE outbox_message SET size = (SELECT size FROM outbox_body_move "
+        "WHERE message_id = outbox_message.id) "
+        "WHERE id IN (SELECT message_id FROM outbox_body_move)"
     )
     op.drop_table('outbox_body_move')
 
@@ -65,3 +74,4 @@ def downgrade() -> None:
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.alter_column('text', server_default=None)
         batch_op.alter_column('html', server_default=None)
+        batch_op.drop_column('size')
