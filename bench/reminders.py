@@ -444,6 +444,7 @@ def flow_runs() -> dict:
 
 
 def measure(operation: str, url: str, port: int, env: dict | None = None) -> dict:
+    """Run one operation in a fresh interpreter and return what it measured."""
     done = subprocess.run(
         [sys.executable, __file__, "--child", operation, url, str(port)],
         capture_output=True,
@@ -502,6 +503,9 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="measure on this PostgreSQL server")
     parser.add_argument("--skip-flows", action="store_true", help="no real Prefect flow runs")
     parser.add_argument("--skip-naive", action="store_true", help="no naive Prefect run")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="plan, ceiling, deliver and flows this many times"
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -515,7 +519,8 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    results: dict[str, dict] = {}
+    rounds: list[dict[str, dict]] = []
+    once: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="rectify-bench-") as folder:
         work = Path(folder)
         databases = Databases(work, args.postgres)
@@ -534,103 +539,126 @@ def main() -> None:
             print(f"built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
             port = sink_process.port
 
-            def run(name: str, operation: str, url: str, child_env: dict | None = None) -> None:
+            def run(into: dict, name: str, url: str, child_env: dict | None = None) -> None:
                 print(f"{name}…", file=sys.stderr)
                 before = sink_process.count()
-                results[name] = measure(operation, url, port, child_env)
-                results[name]["sink"] = sink_process.count() - before
+                into[name] = measure(name, url, port, child_env)
+                into[name]["sink"] = sink_process.count() - before
 
-            run("baseline", "baseline", databases.url("ledger"))
-            day = databases.copy("ledger", "day")
-            run("plan", "plan", day)
-            stats = outbox_stats(day)
-            run("ceiling", "ceiling", day)
-            run("ceiling_message", "ceiling_message", day)
-            run("deliver", "deliver", day)
+            run(once, "baseline", databases.url("ledger"))
+            for number in range(args.rounds):
+                print(f"round {number + 1} of {args.rounds}", file=sys.stderr)
+                results: dict[str, dict] = {}
+                day = databases.copy("ledger", f"day{number}")
+                run(results, "plan", day)
+                if number == 0:
+                    stats = outbox_stats(day)
+                    run(once, "ceiling_message", day)
+                run(results, "ceiling", day)
+                run(results, "deliver", day)
+                if not args.skip_flows:
+                    flows_url = databases.copy("ledger", f"flows{number}")
+                    flow_env = dict(
+                        env,
+                        RECTIFY_DATABASE_URL=flows_url,
+                        RECTIFY_SMTP_HOST="127.0.0.1",
+                        RECTIFY_SMTP_PORT=str(port),
+                        RECTIFY_SMTP_SECURITY="none",
+                        RECTIFY_MAIL_CONNECTIONS=str(CONNECTIONS),
+                    )
+                    run(results, "flows", flows_url, flow_env)
+                rounds.append(results)
             if not args.skip_naive:
-                run("naive", "naive", databases.url("naive"), env)
-            if not args.skip_flows:
-                flows_url = databases.copy("ledger", "flows")
-                flow_env = dict(
-                    env,
-                    RECTIFY_DATABASE_URL=flows_url,
-                    RECTIFY_SMTP_HOST="127.0.0.1",
-                    RECTIFY_SMTP_PORT=str(port),
-                    RECTIFY_SMTP_SECURITY="none",
-                    RECTIFY_MAIL_CONNECTIONS=str(CONNECTIONS),
-                )
-                run("flows", "flows", flows_url, flow_env)
+                run(once, "naive", databases.url("naive"), env)
         finally:
             sink_process.stop()
             if args.postgres:
                 databases.drop()
 
-    report(args, results, stats)
+    report(args, rounds, once, stats)
 
 
-def report(args, results: dict[str, dict], stats: dict) -> None:
-    def rate(r: dict) -> float:
-        return r["messages"] / r["seconds"] if r["seconds"] else 0.0
+def rate(r: dict, seconds: str = "seconds") -> float:
+    return r["messages"] / r[seconds] if r[seconds] else 0.0
 
-    ceiling, plan, deliver = results["ceiling"], results["plan"], results["deliver"]
-    naive = results.get("naive")
-    ceiling_rate, deliver_rate = rate(ceiling), rate(deliver)
+
+def spread(values: list[float], form: str) -> str:
+    """The median, and the range over the rounds when there were several."""
+    middle = format(statistics.median(values), form)
+    if len(values) == 1:
+        return middle
+    return f"{middle} ({format(min(values), form)}–{format(max(values), form)})"
+
+
+def report(args, rounds: list[dict[str, dict]], once: dict[str, dict], stats: dict) -> None:
+    naive = once.get("naive")
     naive_rate = rate(naive) if naive else None
-    end_to_end = deliver["messages"] / (plan["seconds"] + deliver["seconds"])
 
-    def ratios(value: float) -> str:
-        to_naive = f"{value / naive_rate:.1f}×" if naive_rate else "—"
-        return f"{value / ceiling_rate:.0%} | {to_naive}"
+    def row(name: str, planning: list[float] | None, rates: list[float] | None, key: str) -> None:
+        """One line: medians (and ranges) over the rounds; ratios are taken within a round."""
+        runs = [r[key] for r in rounds]
+        messages = runs[0]["messages"]
+        ceilings = [rate(r["ceiling"]) for r in rounds]
+        of_ceiling = "—"
+        if rates:
+            shares = [x / c for x, c in zip(rates, ceilings, strict=True)]
+            of_ceiling = "100%" if key == "ceiling" else spread(shares, ".0%")
+        cells = [
+            spread(planning, ".2f") if planning else "—",
+            f"{messages:,}",
+            spread([messages / x for x in rates], ".2f") if rates else "—",
+            spread(rates, ".0f") if rates else "—",
+            spread([r["peak_mb"] for r in runs], ".0f"),
+            of_ceiling,
+            spread([x / naive_rate for x in rates], ".1f") + "×" if rates and naive_rate else "—",
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
     print()
     print(
         f"database: {'PostgreSQL' if args.postgres else 'SQLite'}; {args.tasks:,} open tasks, "
-        f"{PEOPLE:,} people; day {TODAY} (a Monday, working day), {CONNECTIONS} connections"
+        f"{PEOPLE:,} people; day {TODAY} (a Monday, working day), {CONNECTIONS} connections; "
+        f"{len(rounds)} round(s): median (lowest–highest), ratios taken within each round"
     )
     print(
         "| run | planning s | messages | sending s | msg/s | peak RSS MB | of ceiling | × naive |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    b = results["baseline"]
+    b = once["baseline"]
     print(f"| baseline (interpreter and imports) | — | — | — | — | {b['peak_mb']:.0f} | — | — |")
-    print(
-        f"| (a) ceiling: raw aiosmtplib `sendmail`, bytes built up front | — "
-        f"| {ceiling['messages']:,} | {ceiling['seconds']:.2f} | {ceiling_rate:.0f} "
-        f"| {ceiling['peak_mb']:.0f} | 100% | {ratios(ceiling_rate).split(' | ')[1]} |"
+    row(
+        "(a) ceiling: raw aiosmtplib `sendmail`, bytes built up front",
+        None,
+        [rate(r["ceiling"]) for r in rounds],
+        "ceiling",
     )
-    form = results["ceiling_message"]
+    form = once["ceiling_message"]
+    first_ceiling = rate(rounds[0]["ceiling"])
     print(
-        f"| (a′) raw aiosmtplib `send_message`, EmailMessage built up front | — "
-        f"| {form['messages']:,} | {form['seconds']:.2f} "
-        f"| {rate(form):.0f} | {form['peak_mb']:.0f} | {ratios(rate(form))} |"
+        f"| (a′) raw aiosmtplib `send_message`, EmailMessage built up front (round 1) | — "
+        f"| {form['messages']:,} | {form['seconds']:.2f} | {rate(form):.0f} "
+        f"| {form['peak_mb']:.0f} | {rate(form) / first_ceiling:.0%} "
+        f"| {f'{rate(form) / naive_rate:.1f}×' if naive_rate else '—'} |"
     )
-    print(
-        f"| (b) Rectify plan_day (plan + render + enqueue) | {plan['seconds']:.2f} "
-        f"| {plan['messages']:,} | — | — | {plan['peak_mb']:.0f} | — | — |"
+    row(
+        "(b) Rectify `plan_day` (plan + render + enqueue)",
+        [r["plan"]["seconds"] for r in rounds],
+        None,
+        "plan",
     )
-    print(
-        f"| (b) Rectify deliver_due | — | {deliver['messages']:,} | {deliver['seconds']:.2f} "
-        f"| {deliver_rate:.0f} | {deliver['peak_mb']:.0f} | {ratios(deliver_rate)} |"
-    )
-    print(
-        f"| (b) Rectify plan + deliver, end to end | {plan['seconds']:.2f} "
-        f"| {deliver['messages']:,} | {deliver['seconds']:.2f} | {end_to_end:.0f} "
-        f"| {max(plan['peak_mb'], deliver['peak_mb']):.0f} | {ratios(end_to_end)} |"
-    )
+    row("(b) Rectify `deliver_due`", None, [rate(r["deliver"]) for r in rounds], "deliver")
+    if all("flows" in r for r in rounds):
+        row(
+            "(b) the Prefect flows `deadline_reminders` + `deliver_outbox`, one run each",
+            [r["flows"]["plan_seconds"] for r in rounds],
+            [rate(r["flows"], "deliver_seconds") for r in rounds],
+            "flows",
+        )
     if naive:
         print(
             f"| (c) naive: Prefect task per row + prefect-email, {args.naive_tasks:,} tasks "
             f"| — | {naive['messages']:,} | {naive['seconds']:.2f} | {naive_rate:.0f} "
-            f"| {naive['peak_mb']:.0f} | {naive_rate / ceiling_rate:.0%} | 1.0× |"
-        )
-    flows = results.get("flows")
-    if flows:
-        flow_rate = flows["messages"] / flows["deliver_seconds"]
-        print(
-            f"| Prefect flows deadline_reminders + deliver_outbox, one run each "
-            f"| {flows['plan_seconds']:.2f} | {flows['messages']:,} "
-            f"| {flows['deliver_seconds']:.2f} | {flow_rate:.0f} | {flows['peak_mb']:.0f} "
-            f"| {ratios(flow_rate)} |"
+            f"| {naive['peak_mb']:.0f} | — | 1.0× |"
         )
     print()
     roles = ", ".join(f"{role} {n:,}" for role, n in sorted(stats["by_role"].items()))
@@ -639,11 +667,12 @@ def report(args, results: dict[str, dict], stats: dict) -> None:
         f"digest size (text + HTML): median {stats['median_kb']:.1f} KB, "
         f"largest {stats['max_kb']:.0f} KB, all {stats['total_mb']:.1f} MB"
     )
-    for name, r in results.items():
-        line = f"{name}: sink counted {r['sink']:,}"
-        if r.get("detail"):
-            line += f"; {r['detail']}"
-        print(line)
+    for number, results in enumerate(rounds, 1):
+        for name, r in {**results, **(once if number == 1 else {})}.items():
+            line = f"round {number}, {name}: sink counted {r['sink']:,}"
+            if r.get("detail"):
+                line += f"; {r['detail']}"
+            print(line)
 
 
 if __name__ == "__main__":

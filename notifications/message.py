@@ -58,12 +58,20 @@ def _utf8_base64() -> Charset:
 _UTF8 = _utf8_base64()
 
 
+@lru_cache(maxsize=4096)
 def _subject(subject: str) -> str:
-    """Encoded words for anything but plain ASCII, folded at 76 characters."""
+    """Encoded words for anything but plain ASCII, folded at 76 characters. Cached: digests
+    of one day share a handful of subjects, and the email package's folding is slow."""
     _header("Subject", subject)  # the line-break check
     charset = "us-ascii" if subject.isascii() else _UTF8
     encoded = Header(subject, charset, header_name="Subject").encode(linesep=CRLF)
     return f"Subject: {encoded}{CRLF}"
+
+
+@lru_cache(maxsize=64)
+def _date(now: datetime) -> str:
+    """The Date header, to the second: the messages of one second share it."""
+    return _header("Date", format_datetime(now))
 
 
 def _part(content_type: str, body: str) -> bytes:
@@ -86,7 +94,7 @@ def email_bytes(
             _from_header(sender),
             _header("To", row.to_address),
             _subject(row.subject),
-            _header("Date", format_datetime(now)),
+            _date(now.replace(microsecond=0)),
             _header("Message-ID", message_id(row, domain)),
             "Auto-Submitted: auto-generated" + CRLF,  # RFC 3834: no auto-replies, please
             _header("X-Rectify-Kind", row.kind),

@@ -115,8 +115,11 @@ _BODY_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 def clean_body(text: str) -> str:
     """A body with \\n line ends and no control characters other than tab and newline."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _BODY_CONTROLS.sub("", text)
+    if "\r" in text:  # the scans are cheap; the copies are not, for megabytes
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _BODY_CONTROLS.search(text):
+        text = _BODY_CONTROLS.sub("", text)
+    return text
 
 
 def shorten(text: str, limit: int) -> str:
