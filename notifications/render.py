@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateError,
     pass_context,
     select_autoescape,
@@ -184,7 +186,7 @@ def _item_list(context: Any, form: str) -> str:
     such list is rendered once for the run.
     """
     items, base_url = context["items"], context["base_url"]
-    template = context.environment.get_template(f"digest_items.{form}")
+    template = _template(f"digest_items.{form}")
     shared = context.get("shared")
     if shared is None or len(items) < SHARED_LIST_MIN_ITEMS:
         rendered = template.render(items=items, base_url=base_url)
@@ -223,6 +225,12 @@ def _environment() -> Environment:
 _ENV = _environment()
 
 
+@cache
+def _template(name: str) -> Template:
+    """Templates ship with the code and never change while it runs: looked up once."""
+    return _ENV.get_template(name)
+
+
 # --- rendering ---------------------------------------------------------------------------
 
 
@@ -234,10 +242,10 @@ def render(kind: str, context: Mapping[str, Any], *, base_url: str = DEFAULT_BAS
     try:
         if kind == "digest":
             values["overdue"] = sum(1 for item in values["items"] if item.overdue)
-        subject = _ENV.get_template(f"{kind}.subject.txt").render(values)
+        subject = _template(f"{kind}.subject.txt").render(values)
         subject = shorten(one_line(subject), SUBJECT_MAX)
-        text = _ENV.get_template(f"{kind}.txt").render(values)
-        html = _ENV.get_template(f"{kind}.html").render({**values, "subject": subject})
+        text = _template(f"{kind}.txt").render(values)
+        html = _template(f"{kind}.html").render({**values, "subject": subject})
     except (TemplateError, AttributeError, TypeError, ValueError, KeyError) as error:
         raise RenderError(f"邮件模板 {kind} 渲染失败：{type(error).__name__}: {error}") from error
     if not subject:

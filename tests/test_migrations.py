@@ -123,3 +123,17 @@ def test_moving_outbox_bodies_to_their_own_table_keeps_every_message(empty_engin
     with empty_engine.connect() as db:
         back = db.execute(text("SELECT id, text, html FROM outbox_message ORDER BY id")).all()
     assert [tuple(b) for b in back] == [(1, "正文一\n", "<p>一</p>"), (2, "", "")]
+
+
+@pytest.mark.parametrize("empty_engine", ["postgresql"], indirect=True)
+def test_postgresql_compresses_outbox_bodies_with_lz4(empty_engine):
+    upgrade(empty_engine)
+
+    with empty_engine.connect() as db:
+        methods = db.execute(
+            text(
+                "SELECT attname, attcompression FROM pg_attribute "
+                "WHERE attrelid = 'outbox_body'::regclass AND attname IN ('text', 'html')"
+            )
+        ).all()
+    assert sorted(tuple(m) for m in methods) == [("html", "l"), ("text", "l")]

@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['message_id'], ['outbox_message.id'], ),
     sa.PrimaryKeyConstraint('message_id')
     )
+    _compress_bodies_with_lz4()
     op.execute(
         "INSERT INTO outbox_body (message_id, text, html) "
         "SELECT message_id, text, html FROM outbox_body_move"
@@ -58,6 +59,22 @@ def upgrade() -> None:
         "WHERE id IN (SELECT message_id FROM outbox_body_move)"
     )
     op.drop_table('outbox_body_move')
+
+
+def _compress_bodies_with_lz4() -> None:
+    """PostgreSQL 14+ built with lz4 compresses the bodies four times faster than with pglz:
+    a day's digests are tens of megabytes, written once and read once. Elsewhere: unchanged."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql" or bind.dialect.server_version_info < (14,):
+        return
+    try:
+        with bind.begin_nested():
+            bind.exec_driver_sql(
+                "ALTER TABLE outbox_body ALTER COLUMN text SET COMPRESSION lz4, "
+                "ALTER COLUMN html SET COMPRESSION lz4"
+            )
+    except sa.exc.DBAPIError:  # a server built without lz4 keeps its default
+        pass
 
 
 def downgrade() -> None:
