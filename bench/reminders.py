@@ -530,6 +530,7 @@ def main() -> None:
         env.update(
             PREFECT_HOME=str(work / "prefect"),
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90",
         )
         try:
             print("building databases…", file=sys.stderr)

@@ -415,6 +415,7 @@ def test_the_prefect_flow_enqueues_the_days_digests(tmp_path, monkeypatch):
         monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
         monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         monkeypatch.setenv("PREFECT_LOGGING_LEVEL", "WARNING")  # as `rectify flow run` does
+        monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
         monkeypatch.delenv("PREFECT_API_URL", raising=False)
         from prefect.settings import (
             PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
