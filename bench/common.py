@@ -65,6 +65,26 @@ class Databases:
             self.created.append(target)
         return self.url(target)
 
+    def settle(self, name: str) -> None:
+        """VACUUM ANALYZE a freshly built PostgreSQL database (its copies inherit the result),
+        so autovacuum does not wake up during a later measurement and take a core."""
+        if self.postgres is None:
+            return
+        import psycopg
+
+        base = self.postgres.rsplit("/", 1)[0]
+        with psycopg.connect(f"{base}/rectify_bench_{name}", autocommit=True) as database:
+            database.execute("VACUUM ANALYZE")
+
+    def discard(self, name: str) -> None:
+        """Drop a database that has been measured (on PostgreSQL, before autovacuum visits)."""
+        if self.postgres is None:
+            for suffix in ("", "-wal", "-shm"):
+                (self.work / f"{name}.db{suffix}").unlink(missing_ok=True)
+            return
+        self._admin(f"DROP DATABASE IF EXISTS rectify_bench_{name} WITH (FORCE)")
+        self.created.remove(name)
+
     def drop(self) -> None:
         for name in self.created:
             self._admin(f"DROP DATABASE IF EXISTS rectify_bench_{name} WITH (FORCE)")

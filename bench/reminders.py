@@ -537,6 +537,8 @@ def main() -> None:
             started = time.perf_counter()
             build(databases.create("ledger"), args.tasks)
             build(databases.create("naive"), args.naive_tasks)
+            databases.settle("ledger")
+            databases.settle("naive")
             print(f"built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
             port = sink_process.port
 
@@ -568,6 +570,8 @@ def main() -> None:
                         RECTIFY_MAIL_CONNECTIONS=str(CONNECTIONS),
                     )
                     run(results, "flows", flows_url, flow_env)
+                    databases.discard(f"flows{number}")
+                databases.discard(f"day{number}")
                 rounds.append(results)
             if not args.skip_naive:
                 run(once, "naive", databases.url("naive"), env)

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from models.audit import AuditEvent
 from models.calendar import load_calendar, local_date
-from models.db import transaction
+from models.db import among, transaction
 from models.ledger import Area, Task
 from models.mail import EventCursor
 from models.people import Person
@@ -56,14 +56,13 @@ class EventReport:
 
 
 def task_refs(session: Session, task_ids: set[int]) -> dict[int, TaskRef]:
-    """Titles and "area.task" numbers of many tasks in one query."""
+    """Titles and "area.task" numbers of many tasks, in one query or a few."""
     refs: dict[int, TaskRef] = {}
-    ids = sorted(task_ids)
-    for start in range(0, len(ids), 5000):
+    for condition in among(session, Task.id, sorted(task_ids)):
         rows = session.exec(
             select(Task.id, Task.title, Task.number, Area.number)
             .join(Area, Area.id == Task.area_id)
-            .where(Task.id.in_(ids[start : start + 5000]))
+            .where(condition)
         )
         for task_id, title, number, area_number in rows:
             refs[task_id] = TaskRef(id=task_id, title=title, number=f"{area_number}.{number}")
@@ -72,15 +71,12 @@ def task_refs(session: Session, task_ids: set[int]) -> dict[int, TaskRef]:
 
 def _people(session: Session, ids: set[int]) -> dict[int, Any]:
     """Id, name, address and whether active of many people: rows, not ORM objects (light)."""
-    found: dict[int, Any] = {}
-    ordered = sorted(ids)
     columns = (Person.id, Person.name, Person.email, Person.active)
-    for start in range(0, len(ordered), 5000):
-        batch = ordered[start : start + 5000]
-        found.update(
-            (row.id, row) for row in session.exec(select(*columns).where(Person.id.in_(batch)))
-        )
-    return found
+    return {
+        row.id: row
+        for condition in among(session, Person.id, sorted(ids))
+        for row in session.exec(select(*columns).where(condition))
+    }
 
 
 def digest_key(digest: Digest, person_id: int, now: datetime) -> str:

@@ -1,14 +1,16 @@
 """Engines, transactions and migrations, the same on SQLite and PostgreSQL."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from models.errors import RectifyError
@@ -52,6 +54,22 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+IN_BATCH = 5000  # values per `IN (…)` where each value is a parameter of its own
+
+
+def among(session: Session, column: Any, values: Sequence[Any]) -> Iterator[ColumnElement[bool]]:
+    """Conditions for `column IN values`, as few as the database needs: one on PostgreSQL,
+    the values bound as one array (psycopg parses a query of thousands of parameters in
+    Python every time: 0.4 s instead of 0.1 s for 16,667 ids); batches elsewhere."""
+    if not values:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        return
+    for start in range(0, len(values), IN_BATCH):
+        yield column.in_(values[start : start + IN_BATCH])
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
+from models.db import among
 from models.errors import NotFound, Refused
 from models.mail import MESSAGE_STATE_LABELS, MessageState, OutboxBody, OutboxMessage
 from models.people import Person
@@ -206,14 +207,11 @@ def _enqueue_chunk(session: Session, drafts: list[Draft], now: datetime) -> list
 
 def bodies_of(session: Session, message_ids: list[int]) -> dict[int, OutboxBody]:
     """The text and HTML of these messages (rows that could not be rendered have none)."""
-    found: dict[int, OutboxBody] = {}
-    for start in range(0, len(message_ids), 500):
-        batch = message_ids[start : start + 500]
-        found.update(
-            (body.message_id, body)
-            for body in session.exec(select(OutboxBody).where(OutboxBody.message_id.in_(batch)))
-        )
-    return found
+    return {
+        body.message_id: body
+        for condition in among(session, OutboxBody.message_id, message_ids)
+        for body in session.exec(select(OutboxBody).where(condition))
+    }
 
 
 @cache
@@ -352,12 +350,12 @@ def mark_sent_many(session: Session, messages: list[OutboxMessage], now: datetim
         by_claim[message.claimed_at].append(message.id)
     settled: set[int] = set()
     for claimed_at, ids in by_claim.items():
-        for start in range(0, len(ids), 500):
+        for condition in among(session, OutboxMessage.id, ids):
             settled.update(
                 session.exec(
                     update(OutboxMessage)
                     .where(
-                        OutboxMessage.id.in_(ids[start : start + 500]),
+                        condition,
                         OutboxMessage.state == MessageState.SENDING,
                         OutboxMessage.claimed_at == claimed_at,
                     )
