@@ -12,7 +12,8 @@ so two processes never claim, or settle, the same row. Callers commit.
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -123,20 +124,37 @@ def enqueue_many(session: Session, drafts: Iterable[Draft], now: datetime) -> li
     planning the same day twice, or in two processes at once, stores each message once. A
     message that cannot be sent (no or an invalid address, a template error) is stored as
     FAILED with the reason, so it is reported, not lost and not crashed on.
+
+    While one chunk is written (in a helper thread, which alone uses the session meanwhile),
+    the drafts of the next are made here: rendering and the database overlap. So `drafts`,
+    if it is a generator, must not touch the session (no lazy loads): load what it needs first.
     """
     added: list[int] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="enqueue") as writer:
+        writing: Future[list[int]] | None = None
+        for chunk in _chunks(drafts):
+            if writing is not None:
+                added += writing.result()
+            writing = writer.submit(_enqueue_chunk, session, chunk, now)
+        if writing is not None:
+            added += writing.result()
+    return added
+
+
+def _chunks(drafts: Iterable[Draft]) -> Iterator[list[Draft]]:
+    """Up to CHUNK_ROWS drafts or CHUNK_CHARS characters of content: a few leadership
+    digests of megabytes each make a chunk of their own."""
     chunk: list[Draft] = []
-    chars = 0  # a few leadership digests of megabytes each make a chunk of their own
+    chars = 0
     for draft in drafts:
         chunk.append(draft)
         if isinstance(draft.rendered, Rendered):
             chars += len(draft.rendered.text) + len(draft.rendered.html)
         if len(chunk) == CHUNK_ROWS or chars >= CHUNK_CHARS:
-            added += _enqueue_chunk(session, chunk, now)
+            yield chunk
             chunk, chars = [], 0
     if chunk:
-        added += _enqueue_chunk(session, chunk, now)
-    return added
+        yield chunk
 
 
 def enqueue(
