@@ -107,6 +107,7 @@ def plan_day(
                         deadline=item.deadline,
                         days_left=item.working_days,
                         role=RECIPIENT_LABELS[item.recipient],
+                        lookback=item.lookback,
                     )
                     for item in digest.items
                 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from models import dispatch
 from models.calendar import WorkCalendar, local_date
 from models.errors import BadInput, Refused
 from models.evidence import StoredFile
@@ -331,14 +332,19 @@ def _rebound(step: Step, *, finding: str, deadline: date | None = None) -> dict[
 
 
 def _report_progress(step: Step, *, status: ProgressStatus, text: str) -> dict[str, Any]:
+    """A progress report; while a dispatch round is open, it is also the task's answer."""
     status = ProgressStatus(status)
     text = _required_text(text, "进展情况")
-    step.session.add(
-        ProgressReport(
-            task_id=step.task.id, reporter_id=step.actor.id, at=step.now, status=status, text=text
-        )
+    report = ProgressReport(
+        task_id=step.task.id, reporter_id=step.actor.id, at=step.now, status=status, text=text
     )
-    return {"status": status, "text": text}
+    step.session.add(report)
+    step.session.flush()
+    answered = dispatch.answer(step.session, report)
+    details: dict[str, Any] = {"status": status, "text": text}
+    if answered is not None:
+        details["dispatch_round"] = answered.round_id
+    return details
 
 
 def _request_extension(step: Step, *, deadline: date, reason: str) -> dict[str, Any]:

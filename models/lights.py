@@ -44,6 +44,11 @@ def light_of(
         return Light.NONE if stage == Stage.PENDING else Light.DONE
     if deadline_class == DeadlineClass.LONG_TERM or deadline is None:
         return Light.NONE
+    return deadline_light(deadline, today, calendar)
+
+
+def deadline_light(deadline: date, today: date, calendar: WorkCalendar = DEFAULT_CALENDAR) -> Light:
+    """The light of any dated duty (a task's deadline, a look-back's due day)."""
     if today > deadline:
         return Light.RED
     if calendar.working_days_between(today, deadline) <= YELLOW_WITHIN_WORKING_DAYS:

@@ -24,8 +24,9 @@ from sqlmodel import Session, select
 
 from models.calendar import WorkCalendar
 from models.ledger import DeadlineClass, Task
-from models.lights import Light, light_of
+from models.lights import Light, deadline_light, light_of
 from models.people import Person, PersonRole, Role
+from models.records import LookbackReview, ReviewStatus
 from models.stages import OPEN_STAGES
 
 
@@ -65,12 +66,14 @@ class Recipient(StrEnum):
     OFFICER = "officer"  # 责任人
     LEADER = "leader"  # 责任领导 of the task
     LEADERSHIP = "leadership"  # 领导小组, late escalations
+    REVIEWER = "reviewer"  # 回头看人员 of an open look-back
 
 
 RECIPIENT_LABELS: dict[Recipient, str] = {
     Recipient.OFFICER: "责任人",
     Recipient.LEADER: "责任领导",
     Recipient.LEADERSHIP: "领导小组",
+    Recipient.REVIEWER: "回头看人员",
 }
 
 
@@ -86,6 +89,7 @@ class ReminderItem(NamedTuple):
     deadline: date
     working_days: int  # before the deadline: working days left (0 = due today); after: -overdue
     recipient: Recipient
+    lookback: bool = False  # the deadline is a look-back's due day, not the task's
 
     @property
     def overdue(self) -> int:
@@ -158,8 +162,9 @@ def plan_reminders(
 ) -> list[Digest]:
     """Who is told what today: one digest per person, none on days off.
 
-    Three queries whatever the size of the ledger: the open dated tasks up to the last
-    deadline a reminder can reach, the active people, the active leadership group. The
+    Four queries whatever the size of the ledger: the open dated tasks and the open
+    look-backs up to the last deadline a reminder can reach, the active people, the active
+    leadership group. The
     rule is applied once per deadline date over one working-day index, never by walking
     the calendar per task. Days that fell back to Monday–Friday leave their years in
     `calendar.warnings`.
@@ -180,7 +185,12 @@ def plan_reminders(
         .where(Task.deadline_class != DeadlineClass.LONG_TERM.value)
         .order_by(Task.deadline, Task.id)  # so every digest lists oldest deadlines first
     ).all()
-    if not rows:
+    reviews = session.exec(  # open look-backs are reminded like any deadline
+        select(LookbackReview.task_id, LookbackReview.due, LookbackReview.reviewer_id)
+        .where(LookbackReview.status == ReviewStatus.OPEN.value)
+        .where(LookbackReview.due <= horizon)
+    ).all()
+    if not rows and not reviews:
         return []
     active = set(session.exec(select(Person.id).where(Person.active)).all())
     leadership = sorted(
@@ -191,9 +201,24 @@ def plan_reminders(
         ).all()
     )
 
-    due = _due_deadlines(today, min(today, rows[0][2]), horizon, calendar, policy)
+    first = min(today, *(row[2] for row in rows[:1]), *(review[1] for review in reviews))
+    due = _due_deadlines(today, first, horizon, calendar, policy)
     lights: dict[tuple[str, date], Light] = {}
     chosen: dict[int, dict[int, ReminderItem]] = defaultdict(dict)
+
+    def tell(person_ids: list[int | None], item: ReminderItem) -> None:
+        working_days = item.working_days
+        told = [(person_ids[0], item)]
+        if working_days < 0:
+            told += [(pid, item._replace(recipient=Recipient.LEADER)) for pid in person_ids[1:]]
+            if -working_days >= policy.leadership_from:
+                escalated = item._replace(recipient=Recipient.LEADERSHIP)
+                told += [(person_id, escalated) for person_id in leadership]
+        for person_id, reason in told:
+            if person_id in active:
+                # the first reason wins when one person is both officer and leader, say
+                chosen[person_id].setdefault(item.task_id, reason)
+
     for task_id, stage, deadline, officer_id, leader_id in rows:
         working_days = due.get(deadline)
         if working_days is None:
@@ -204,19 +229,19 @@ def plan_reminders(
             lamp = lights[stage, deadline] = light_of(
                 stage, DeadlineClass.DATED, deadline, today, calendar
             )
-
         item = ReminderItem(task_id, lamp, deadline, working_days, Recipient.OFFICER)
-        told = [(officer_id, item)]
-        if working_days < 0:
-            told.append((leader_id, item._replace(recipient=Recipient.LEADER)))
-            if -working_days >= policy.leadership_from:
-                escalated = item._replace(recipient=Recipient.LEADERSHIP)
-                told += [(person_id, escalated) for person_id in leadership]
-        for person_id, reason in told:
-            if person_id in active:
-                # the first reason wins when one person is both officer and leader, say
-                chosen[person_id].setdefault(task_id, reason)
+        tell([officer_id, leader_id], item)
+    for task_id, review_due, reviewer_id in reviews:
+        working_days = due.get(review_due)
+        if working_days is not None:
+            lamp = deadline_light(review_due, today, calendar)
+            tell([reviewer_id], ReminderItem(task_id, lamp, review_due, working_days,
+                                              Recipient.REVIEWER, lookback=True))  # fmt: skip
     return [
-        Digest(person_id, DigestKind.DEADLINES, tuple(items.values()))
+        Digest(
+            person_id,
+            DigestKind.DEADLINES,
+            tuple(sorted(items.values(), key=lambda item: (item.deadline, item.task_id))),
+        )
         for person_id, items in sorted(chosen.items())
     ]

@@ -76,7 +76,8 @@ class DigestItem:
     light: str  # a models.lights.Light value
     deadline: date | None
     days_left: int | None  # working days until the deadline; negative when overdue
-    role: str | None = None  # why this person is told: 责任人, 责任领导, 领导小组
+    role: str | None = None  # why this person is told: 责任人, 责任领导, 领导小组, 回头看人员
+    lookback: bool = False  # the deadline is a look-back's due day, not the task's
 
     @property
     def overdue(self) -> bool:

@@ -31,7 +31,7 @@ from tests.cli_harness import clear_rectify_environment
 from tests.conftest import NOW
 from tests.factories import World
 from tests.test_delivery import Server, free_port
-from tests.test_reminder_plan import DUE, EXPECTED, Ledger, at_0830_shanghai
+from tests.test_reminder_plan import DUE, EXPECTED, REVIEW, REVIEWS, Ledger, at_0830_shanghai
 
 D = date
 FIRST, LAST = D(2026, 9, 14), D(2026, 10, 16)
@@ -43,24 +43,24 @@ DIGESTS: dict[date, dict[str, int]] = {
     D(2026, 9, 14): {"李明": 1},
     D(2026, 9, 15): {"李明": 1, "陈静": 1},
     D(2026, 9, 16): {},
-    D(2026, 9, 17): {},
+    D(2026, 9, 17): {"赵敏": 1},  # 赵敏 reviews the task under look-back (REVIEWS)
     D(2026, 9, 18): {"李明": 1, "陈静": 1},
     D(2026, 9, 20): {"李明": 1},  # Sunday, a make-up working day
     D(2026, 9, 21): {"李明": 1, "刘洋": 1},
-    D(2026, 9, 22): {"李明": 1, "陈静": 1, "刘洋": 1},
+    D(2026, 9, 22): {"李明": 1, "陈静": 1, "刘洋": 1, "赵敏": 1},
     D(2026, 9, 23): {"刘洋": 1},
-    D(2026, 9, 24): {"李明": 2},
-    D(2026, 9, 28): {"李明": 2, "陈静": 1, "周明": 1, "刘洋": 1},
-    D(2026, 9, 29): {"李明": 1, "刘洋": 1},
+    D(2026, 9, 24): {"李明": 2, "赵敏": 1},
+    D(2026, 9, 28): {"李明": 2, "陈静": 1, "周明": 1, "刘洋": 1, "赵敏": 1},
+    D(2026, 9, 29): {"李明": 1, "刘洋": 1, "赵敏": 1},
     D(2026, 9, 30): {"李明": 2, "刘洋": 2},
     D(2026, 10, 8): {"李明": 4, "陈静": 1, "周明": 1, "张伟": 2, "刘洋": 2},
-    D(2026, 10, 9): {"李明": 1, "张伟": 1, "刘洋": 2},
+    D(2026, 10, 9): {"李明": 1, "张伟": 1, "刘洋": 2, "赵敏": 1},
     D(2026, 10, 10): {"李明": 1, "陈静": 1, "刘洋": 2},  # Saturday, a make-up working day
     D(2026, 10, 12): {"李明": 3, "陈静": 1, "周明": 1, "张伟": 3, "刘洋": 2},
-    D(2026, 10, 13): {"李明": 2, "陈静": 1, "周明": 1, "张伟": 1},
+    D(2026, 10, 13): {"李明": 2, "陈静": 1, "周明": 1, "张伟": 1, "赵敏": 1},
     D(2026, 10, 14): {"陈静": 1, "刘洋": 1},
     D(2026, 10, 15): {"李明": 2, "陈静": 1, "周明": 1, "张伟": 3, "刘洋": 2},
-    D(2026, 10, 16): {"李明": 2, "陈静": 1, "周明": 1, "张伟": 1},
+    D(2026, 10, 16): {"李明": 2, "陈静": 1, "周明": 2, "张伟": 1, "赵敏": 1},
 }
 DAYS_OFF = {
     D(2026, 9, 19),
@@ -154,10 +154,17 @@ def by_recipient(messages, envelopes, names: dict[str, str]) -> dict[str, list]:
 def test_the_day_by_day_table_as_received_over_smtp(ledger, engine, settings, smtp):
     assert set(DIGESTS) | DAYS_OFF == set(days()) and not set(DIGESTS) & DAYS_OFF
     names = {person.email: name for name, person in ledger.people.items() if person.email}
+    names[ledger.world.reviewer.email] = "赵敏"
     refs = {
-        label: (f"{ledger.world.area.number}.{task.number} {task.title}", task.deadline)
+        label: (f"{ledger.world.area.number}.{task.number} {task.title}", "整改时限", task.deadline)
         for label, task in ledger.tasks.items()
     }
+    under_review = ledger.lookback
+    refs[REVIEW] = (
+        f"{ledger.world.area.number}.{under_review.number} {under_review.title}",
+        "回头看时限",
+        D(2026, 9, 28),
+    )
 
     for day in days():
         now = at_0830_shanghai(day)
@@ -180,11 +187,12 @@ def test_the_day_by_day_table_as_received_over_smtp(ledger, engine, settings, sm
             assert f"（{date_cn(day)}）" in str(message["Subject"]), (day, name)
             body = text_of(message)
             assert body.startswith(f"{name}同志：\n"), (day, name)
-            mine = [(label, why) for who, label, why in EXPECTED[day] if who == name]
+            planned = EXPECTED[day] | REVIEWS.get(day, set())
+            mine = [(label, why) for who, label, why in planned if who == name]
             assert len(mine) == n, (day, name)  # the planner's table agrees with this one
             for label, why in mine:
-                title, deadline = refs[label]
-                line = f"{title}\n   整改时限：{date_cn(deadline)}；{days_text(why)}"
+                title, what, deadline = refs[label]
+                line = f"{title}\n   {what}：{date_cn(deadline)}；{days_text(why)}"
                 assert line in body, (day, name, label)
         if day in DAYS_OFF:
             assert report == PlanReport(), day
@@ -217,7 +225,7 @@ def test_running_the_same_day_again_sends_nothing_new(ledger, engine, settings, 
     assert len(smtp.sink.received) == received == 5
     assert snapshot(engine) == rows
     next_day = plan_day(engine, at_0830_shanghai(D(2026, 10, 9)), settings)
-    assert next_day.enqueued == 3  # a new day is a new key
+    assert next_day.enqueued == 4  # a new day is a new key (赵敏's look-back among them)
 
 
 # --- 3. event messages -------------------------------------------------------------------------

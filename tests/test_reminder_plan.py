@@ -217,6 +217,23 @@ EXPECTED: dict[date, set[tuple[str, str, str]]] = {
     },
     D(2026, 10, 30): {("刘洋", "T1009", O(16)), ("陈静", "T1009", O(16)), ("周明", "T1009", O(16))},
 }
+# The open look-back of the task under review (opened 9/14, due 10 working days later, on
+# 9/28) is reminded to its reviewer like any deadline, and escalated from 10 days overdue.
+REVIEW = "回头看"
+REVIEWS: dict[date, set[tuple[str, str, str]]] = {
+    D(2026, 9, 17): {("赵敏", REVIEW, B7)},
+    D(2026, 9, 22): {("赵敏", REVIEW, B3)},
+    D(2026, 9, 24): {("赵敏", REVIEW, B1)},
+    D(2026, 9, 28): {("赵敏", REVIEW, DUE)},
+    D(2026, 9, 29): {("赵敏", REVIEW, O(1))},
+    D(2026, 10, 9): {("赵敏", REVIEW, O(4))},
+    D(2026, 10, 13): {("赵敏", REVIEW, O(7))},
+    D(2026, 10, 16): {("赵敏", REVIEW, O(10)), ("周明", REVIEW, O(10))},
+    D(2026, 10, 21): {("赵敏", REVIEW, O(13)), ("周明", REVIEW, O(13))},
+    D(2026, 10, 26): {("赵敏", REVIEW, O(16)), ("周明", REVIEW, O(16))},
+    D(2026, 10, 29): {("赵敏", REVIEW, O(19)), ("周明", REVIEW, O(19))},
+}
+
 DAYS_OFF = {
     D(2026, 9, 19),
     *(D(2026, 9, d) for d in (25, 26, 27)),
@@ -255,7 +272,8 @@ class Ledger:
             label: self.task(deadline, officer, leader, stage)
             for label, (deadline, officer, leader, stage) in TASKS.items()
         }
-        # never reminded: long-term (even with a date), signed off, not yet assigned
+        # never reminded as tasks: long-term (even with a date), signed off, under look-back
+        # (its review is: REVIEWS), not yet assigned
         self.long_term = self.task(
             D(2026, 9, 30), "李明", "张伟", Stage.ACTING, DeadlineClass.LONG_TERM
         )
@@ -267,7 +285,9 @@ class Ledger:
             self.people[name].active = False
         world.session.flush()
         self.names = {person.id: name for name, person in self.people.items()}
+        self.names[world.reviewer.id] = "赵敏"
         self.labels = {task.id: label for label, task in self.tasks.items()}
+        self.labels[self.lookback.id] = REVIEW
 
     def task(
         self,
@@ -318,7 +338,8 @@ def test_every_day_from_september_14_to_october_31_sends_exactly_the_table(ledge
     for day in window():
         digests = ledger.plan(day)
 
-        assert ledger.triples(digests) == EXPECTED.get(day, set()), day
+        wanted = EXPECTED.get(day, set()) | REVIEWS.get(day, set())
+        assert ledger.triples(digests) == wanted, day
         people = [digest.person_id for digest in digests]
         assert len(people) == len(set(people)), f"{day}: one digest per person"
         assert all(digest.kind == DigestKind.DEADLINES and digest.items for digest in digests)
@@ -464,6 +485,6 @@ def test_planning_takes_the_same_few_queries_for_any_ledger_size(ledger, world):
     finally:
         event.remove(engine, "before_cursor_execute", count)
 
-    assert len(statements) == small <= 3
+    assert len(statements) == small <= 4  # tasks, look-backs, active people, leadership
     li_ming = next(d for d in digests if d.person_id == ledger.people["李明"].id)
     assert Counter(i.working_days for i in li_ming.items)[-1] == 21  # T930 and the 20 new
