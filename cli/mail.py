@@ -27,7 +27,7 @@ from models.errors import NotFound
 from models.mail import MESSAGE_STATE_LABELS, MessageState, OutboxBody, OutboxMessage
 from notifications.delivery import deliver_due
 from notifications.message import build_email
-from notifications.outbox import requeue
+from notifications.outbox import attachments_of, requeue
 from notifications.render import KIND_LABELS
 from notifications.transports import captured_path
 
@@ -123,7 +123,12 @@ def mail_show(message_id: int, as_json: JsonOption = False) -> None:
         elif body := session.get(OutboxBody, row.id):
             moment = row.sent_at or row.created_at
             message = build_email(
-                row, body, sender=current.mail_from, domain=current.mail_domain, now=moment
+                row,
+                body,
+                sender=current.mail_from,
+                domain=current.mail_domain,
+                now=moment,
+                attachments=attachments_of(session, [row.id]).get(row.id, ()),
             )
             path = None
         else:
@@ -132,8 +137,10 @@ def mail_show(message_id: int, as_json: JsonOption = False) -> None:
     if path is None and row.state != MessageState.SENT:
         headers.pop("Date", None)  # not sent yet: no date to show
     text = _plain_text(message) if message else ""
+    files = [part.get_filename() for part in message.iter_attachments()] if message else []
     if as_json:
-        print_json({**_summary(row), "headers": headers, "text": text, "file": path})
+        summary = {**_summary(row), "headers": headers, "text": text, "file": path}
+        print_json({**summary, "attachments": files})
         return
     say = console.print
     for name, value in headers.items():
@@ -147,6 +154,8 @@ def mail_show(message_id: int, as_json: JsonOption = False) -> None:
         say(f"原因：{row.last_error}", soft_wrap=True)
     if path:
         say(f"文件：{path}", soft_wrap=True)
+    if files:
+        say(f"附件：{'、'.join(files)}", soft_wrap=True)
     say("")
     say(text.rstrip("\n") or "（无正文）", soft_wrap=True)
 

@@ -3,6 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
+from sqlalchemy import LargeBinary
 from sqlmodel import Field, SQLModel, String
 
 
@@ -57,6 +58,20 @@ class OutboxBody(SQLModel, table=True):
     message_id: int = Field(primary_key=True, foreign_key="outbox_message.id")
     text: str
     html: str
+
+
+class OutboxAttachment(SQLModel, table=True):
+    """A file sent with a message (the 调度表 with a dispatch report), or an image its HTML
+    shows inline (a chart, by its content id)."""
+
+    __tablename__ = "outbox_attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="outbox_message.id", index=True)
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)  # e.g. image/png
+    content_id: str | None = Field(default=None, max_length=100)  # set: shown inline
+    data: bytes = Field(sa_type=LargeBinary)
 
 
 class EventCursor(SQLModel, table=True):

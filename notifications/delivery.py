@@ -29,9 +29,10 @@ from sqlalchemy import Engine
 from models.db import transaction
 from models.mail import MessageState, OutboxBody, OutboxMessage
 from models.settings import Settings
-from notifications.message import email_bytes
+from notifications.message import Attachment, email_bytes
 from notifications.outbox import (
     address_problem,
+    attachments_of,
     bodies_of,
     claim,
     mark_failed,
@@ -85,7 +86,13 @@ class Outcome:
     reason: str | None = None
 
 
-Claimed = tuple[OutboxMessage, OutboxBody | None]  # a row this run claimed, with its content
+@dataclass(frozen=True)
+class Claimed:
+    """A row this run claimed, with its content."""
+
+    row: OutboxMessage
+    body: OutboxBody | None
+    attachments: tuple[Attachment, ...] = ()
 
 
 def _clock(start: datetime) -> Callable[[], datetime]:
@@ -184,7 +191,7 @@ class _Feed:
         if self._sync is not None:
             await asyncio.gather(self._sync, return_exceptions=True)
         reason = problem or "投递中断，稍后重试"
-        self.outcomes.extend(Outcome(row, Result.RETRY, reason) for row, _ in self.rows)
+        self.outcomes.extend(Outcome(claimed.row, Result.RETRY, reason) for claimed in self.rows)
         self.rows.clear()
         await self._settle_and_claim(claim_more=False)
 
@@ -218,10 +225,10 @@ async def _work(
 ) -> str | None:
     """Send rows from the feed over one connection until none is left or it breaks."""
     while (claimed := await feed.take()) is not None:
-        row, body = claimed
+        row = claimed.row
         try:
             async with in_flight.holding(row.size):
-                feed.done(await _send_one(transport, row, body, settings, clock))
+                feed.done(await _send_one(transport, claimed, settings, clock))
         except ConnectionFailure as error:
             feed.done(Outcome(row, Result.RETRY, str(error)))
             return str(error)
@@ -241,17 +248,15 @@ def _settle_and_claim(
         return report, []
     with transaction(engine) as session:
         rows = claim(session, clock(), limit, max_size=CLAIM_CHARS, due_by=due_by)
-        bodies = bodies_of(session, [row.id for row in rows])
-    return report, [(row, bodies.get(row.id)) for row in rows]
+        ids = [row.id for row in rows]
+        bodies, files = bodies_of(session, ids), attachments_of(session, ids)
+    return report, [Claimed(r, bodies.get(r.id), tuple(files.get(r.id, ()))) for r in rows]
 
 
 async def _send_one(
-    transport: Transport,
-    row: OutboxMessage,
-    body: OutboxBody | None,
-    settings: Settings,
-    clock: Callable[[], datetime],
+    transport: Transport, claimed: Claimed, settings: Settings, clock: Callable[[], datetime]
 ) -> Outcome:
+    row, body = claimed.row, claimed.body
     problem = address_problem(row.to_address)
     if problem:
         return Outcome(row, Result.FAILED, problem)
@@ -259,7 +264,12 @@ async def _send_one(
         return Outcome(row, Result.FAILED, "邮件内容缺失，无法发送")
     try:
         message = email_bytes(
-            row, body, sender=settings.mail_from, domain=settings.mail_domain, now=clock()
+            row,
+            body,
+            sender=settings.mail_from,
+            domain=settings.mail_domain,
+            now=clock(),
+            attachments=claimed.attachments,
         )
     except (ValueError, TypeError) as error:  # e.g. a line break in a header value
         return Outcome(row, Result.FAILED, f"邮件无法生成：{error}")

@@ -11,6 +11,8 @@ refused (ValueError): nothing a user typed can become a header.
 
 import base64
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.charset import BASE64, Charset
@@ -23,6 +25,16 @@ from functools import lru_cache
 from models.mail import OutboxBody, OutboxMessage
 
 CRLF = "\r\n"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message; with a content id, an image its HTML shows inline."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str | None = None
 
 
 def message_id(row: OutboxMessage, domain: str) -> str:
@@ -81,23 +93,35 @@ def _part(content_type: str, body: str) -> bytes:
 
 
 def email_bytes(
-    row: OutboxMessage, body: OutboxBody, *, sender: str, domain: str, now: datetime
+    row: OutboxMessage,
+    body: OutboxBody,
+    *,
+    sender: str,
+    domain: str,
+    now: datetime,
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
     """The whole message, CRLF line ends, ready for SMTP DATA or an .eml file.
 
     The boundary is derived from the row, like the Message-ID: a resend differs only in its
-    Date. Base64 lines hold no "-", so they can never be taken for the boundary.
+    Date. Base64 lines hold no "-", so they can never be taken for the boundary. The rare
+    message with files (a dispatch report) is made by the email package instead.
     """
+    headers = (
+        _from_header(sender),
+        _header("To", row.to_address),
+        _subject(row.subject),
+        _date(now.replace(microsecond=0)),
+        _header("Message-ID", message_id(row, domain)),
+        "Auto-Submitted: auto-generated" + CRLF,  # RFC 3834: no auto-replies, please
+        _header("X-Rectify-Kind", row.kind),
+    )
+    if attachments:
+        return _with_attachments("".join(headers), body, attachments)
     boundary = f"=_rectify_{_key_digest(row)}"
     head = "".join(
         (
-            _from_header(sender),
-            _header("To", row.to_address),
-            _subject(row.subject),
-            _date(now.replace(microsecond=0)),
-            _header("Message-ID", message_id(row, domain)),
-            "Auto-Submitted: auto-generated" + CRLF,  # RFC 3834: no auto-replies, please
-            _header("X-Rectify-Kind", row.kind),
+            *headers,
             "MIME-Version: 1.0" + CRLF,
             f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}',
             CRLF,
@@ -116,9 +140,40 @@ def email_bytes(
     )
 
 
+def _with_attachments(head: str, body: OutboxBody, attachments: Sequence[Attachment]) -> bytes:
+    """multipart/mixed: the text, the HTML with its inline images, then the files."""
+    message = EmailMessage(policy=policy.SMTP)
+    message.set_content(body.text, cte="base64")  # 7-bit clean, like the usual path
+    message.add_alternative(body.html, subtype="html", cte="base64")
+    html = message.get_body(("html",))
+    files = []
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        if attachment.content_id:
+            html.add_related(
+                attachment.data,
+                maintype,
+                subtype,
+                cid=f"<{attachment.content_id}>",
+                filename=attachment.filename,
+                disposition="inline",
+            )
+        else:
+            files.append((attachment, maintype, subtype))
+    for attachment, maintype, subtype in files:
+        message.add_attachment(attachment.data, maintype, subtype, filename=attachment.filename)
+    return head.encode("ascii") + message.as_bytes()
+
+
 def build_email(
-    row: OutboxMessage, body: OutboxBody, *, sender: str, domain: str, now: datetime
+    row: OutboxMessage,
+    body: OutboxBody,
+    *,
+    sender: str,
+    domain: str,
+    now: datetime,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
     """The same message parsed back, for reading it (`rectify mail show`, tests)."""
-    data = email_bytes(row, body, sender=sender, domain=domain, now=now)
+    data = email_bytes(row, body, sender=sender, domain=domain, now=now, attachments=attachments)
     return BytesParser(policy=policy.default).parsebytes(data)

@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Protocol
@@ -27,8 +27,15 @@ from sqlmodel import Session, select
 
 from models.db import among
 from models.errors import NotFound, Refused
-from models.mail import MESSAGE_STATE_LABELS, MessageState, OutboxBody, OutboxMessage
+from models.mail import (
+    MESSAGE_STATE_LABELS,
+    MessageState,
+    OutboxAttachment,
+    OutboxBody,
+    OutboxMessage,
+)
 from models.people import Person
+from notifications.message import Attachment
 from notifications.render import KIND_LABELS, Rendered, RenderError, one_line, render
 
 LEASE = timedelta(minutes=10)  # a SENDING row older than this belongs to a dead run
@@ -97,6 +104,7 @@ class Draft:
     rendered: Rendered | RenderFailure
     send_after: datetime
     to_address: str | None = None  # default: the person's address
+    attachments: tuple[Attachment, ...] = ()
 
 
 def compose(
@@ -108,13 +116,14 @@ def compose(
     send_after: datetime,
     base_url: str,
     to_address: str | None = None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> Draft:
     """Render a message into a draft; a template error becomes the draft's failure."""
     try:
         rendered: Rendered | RenderFailure = render(kind, context, base_url=base_url)
     except RenderError as error:
         rendered = RenderFailure(str(error))
-    return Draft(key, kind, person, rendered, send_after, to_address)
+    return Draft(key, kind, person, rendered, send_after, to_address, attachments)
 
 
 def enqueue_many(session: Session, drafts: Iterable[Draft], now: datetime) -> list[int]:
@@ -198,7 +207,8 @@ def _row_of(draft: Draft, now: datetime) -> tuple[dict[str, Any], dict[str, str]
         "person_id": person.id if person else None,
         "to_address": one_line(address or "")[:200],
         "subject": subject[:300],
-        "size": len(body["text"]) + len(body["html"]) if body else 0,
+        "size": (len(body["text"]) + len(body["html"]) if body else 0)
+        + sum(len(a.data) for a in draft.attachments),
         "state": (MessageState.FAILED if problem else MessageState.PENDING).value,
         "attempts": 0,
         "send_after": draft.send_after,
@@ -220,7 +230,30 @@ def _enqueue_chunk(session: Session, drafts: list[Draft], now: datetime) -> list
     stored = [{"message_id": ids[key], **body} for key, body in bodies.items() if key in ids]
     if stored:  # not read back: bodies can be megabytes
         session.exec(insert(OutboxBody.__table__), params=stored)
+    files = {}
+    for draft in drafts:
+        if draft.attachments and draft.key in ids and not isinstance(draft.rendered, RenderFailure):
+            files.setdefault(draft.key, draft.attachments)
+    attached = [
+        {"message_id": ids[key], **asdict(attachment)}
+        for key, attachments in files.items()
+        for attachment in attachments
+    ]
+    if attached:
+        session.exec(insert(OutboxAttachment.__table__), params=attached)
     return [ids[row["key"]] for row in rows if row["key"] in ids]
+
+
+def attachments_of(session: Session, message_ids: list[int]) -> dict[int, list[Attachment]]:
+    """The files of these messages, in the order they were given (most messages have none)."""
+    found: dict[int, list[Attachment]] = defaultdict(list)
+    for condition in among(session, OutboxAttachment.message_id, message_ids):
+        query = select(OutboxAttachment).where(condition).order_by(OutboxAttachment.id)
+        for row in session.exec(query):
+            found[row.message_id].append(
+                Attachment(row.filename, row.content_type, row.data, row.content_id)
+            )
+    return dict(found)
 
 
 def bodies_of(session: Session, message_ids: list[int]) -> dict[int, OutboxBody]:
