@@ -15,6 +15,12 @@ Contexts (StrictUndefined: a missing value is a render error, never an empty str
   - extension_refused: deadline, reason
   - lookback_assigned: due (the date the review is due)
   - rebound: finding, deadline
+- dispatch_request, dispatch_chaser: person_name, round_title, due (date), items (list of
+  DispatchItem); the chaser also day (the working day of the round)
+- dispatch_escalation: person_name, round_title, due, items (with officer)
+- dispatch_report: person_name, round_title, number, summary (models.dispatch.snapshot),
+  charts (content ids of inline images), charts_missing (why there are none, or None),
+  sheet (the attached 调度表's file name)
 """
 
 import re
@@ -53,6 +59,10 @@ KIND_LABELS: dict[str, str] = {
     "extension_refused": "延期未批准",
     "lookback_assigned": "回头看",
     "rebound": "问题反弹",
+    "dispatch_request": "整改调度",
+    "dispatch_chaser": "调度催报",
+    "dispatch_escalation": "调度督办",
+    "dispatch_report": "调度报告",
 }
 KINDS = tuple(KIND_LABELS)
 
@@ -82,6 +92,16 @@ class DigestItem:
     @property
     def overdue(self) -> bool:
         return self.days_left is not None and self.days_left < 0
+
+
+@dataclass(frozen=True)
+class DispatchItem:
+    """One task of a dispatch round in a message: what is asked about, and who answers."""
+
+    task: TaskRef
+    deadline: date | None  # None for long-term tasks
+    officer: str | None = None  # named in escalations to the leader
+    department: str | None = None
 
 
 @dataclass(frozen=True)
