@@ -20,6 +20,7 @@ from cli.documents import export_app, import_app
 from cli.flows import flow_app
 from cli.ledger import audit_app, ledger_app
 from cli.mail import mail_app
+from cli.run import run
 from cli.setup import init, inspection_app, people_app
 from cli.tasks import task_app
 from models.errors import RectifyError
@@ -31,6 +32,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(init)
+app.command()(run)
 app.add_typer(people_app, name="people")
 app.add_typer(task_app, name="task")
 app.add_typer(ledger_app, name="ledger")

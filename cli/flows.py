@@ -2,19 +2,25 @@
 
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from cli.common import console, settings
+from cli.common import console, settings, unit_of_work
+from models.calendar import SHANGHAI
+from models.errors import RectifyError
 
 flow_app = typer.Typer(help="自动任务（Prefect 流程）", no_args_is_help=True)
 
-FLOW_HELP = {
-    "deadline_reminders": "整改时限提醒：按工作日计划当天的提醒邮件（每人一封）",
-    "deliver_outbox": "发送邮件：把新的流程事件变成通知，并发送所有到期的邮件",
-}
+FLOW_NAMES = (
+    "deadline_reminders",
+    "deliver_outbox",
+    "quarterly_dispatch",
+    "dispatch_chasers",
+    "lookback_sweep",
+)
 
 
 def parse_moment(text: str) -> datetime:
@@ -41,11 +47,43 @@ def prepare_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
+def schedule_table(now: datetime, stored: dict[str, datetime | None] | None = None) -> Table:
+    """The schedule table with each job's next run (as stored by the scheduler, if given)."""
+    from flows.schedule import SCHEDULE
+
+    table = Table(title="计划任务（Asia/Shanghai）", show_lines=False)
+    for column in ("流程", "计划（cron）", "下次运行", "说明"):
+        table.add_column(column)
+    for entry in SCHEDULE:
+        when = (stored or {}).get(entry.name) or entry.next_run(now)
+        shown = when.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if when else "—"
+        table.add_row(entry.name, entry.cron, shown, entry.description)
+    return table
+
+
 @flow_app.command("list")
 def flow_list() -> None:
-    """列出可运行的流程。"""
-    for name, help_text in FLOW_HELP.items():
-        console.print(f"{name}\t{help_text}")
+    """列出计划任务：每个流程的计划和下次运行时间。"""
+    console.print(schedule_table(datetime.now(UTC), _stored_next_runs()))
+
+
+def _stored_next_runs() -> dict[str, datetime | None]:
+    """Next run times the scheduler kept in the database (a missed one shows as past)."""
+    from sqlalchemy import select
+
+    from models.dispatch_tables import apscheduler_jobs
+
+    try:
+        with unit_of_work() as (session, _):
+            rows = session.execute(
+                select(apscheduler_jobs.c.id, apscheduler_jobs.c.next_run_time)
+            ).all()
+    except RectifyError:  # no database yet: the schedule alone
+        return {}
+    return {
+        name: datetime.fromtimestamp(stamp, UTC) if stamp is not None else None
+        for name, stamp in rows
+    }
 
 
 @flow_app.command("run")
@@ -58,8 +96,8 @@ def flow_run(
     """立即运行一个流程（作为 Prefect 流程运行；--at 按指定时刻运行，便于核对规则）。"""
     from models.errors import NotFound
 
-    if name not in FLOW_HELP:
-        raise NotFound(f"没有流程“{name}”（可选：{'、'.join(FLOW_HELP)}）")
+    if name not in FLOW_NAMES:
+        raise NotFound(f"没有流程“{name}”（可选：{'、'.join(FLOW_NAMES)}）")
     moment = parse_moment(at) if at else None
     prepare_prefect()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings

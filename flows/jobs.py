@@ -1,9 +1,9 @@
 """The Prefect flows: what runs on a schedule, or by hand as if at a given moment.
 
 Each flow opens the configured database, calls one batched function (flows.reminders,
-notifications.delivery) and reports what it did in its return value and its log, so a run's
-history is where Prefect users look. `at` lets an admin or a test run a flow as if at that
-moment; without it the flow runs at the current time.
+flows.dispatch, notifications.delivery) and reports what it did in its return value and its
+log, so a run's history is where Prefect users look. `at` lets an admin or a test run a
+flow as if at that moment; without it the flow runs at the current time.
 """
 
 import gc
@@ -15,6 +15,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows.dispatch import chase_and_close, open_due_rounds, sweep_lookbacks
 from flows.reminders import notify_events, plan_day
 from models.db import make_engine
 from models.settings import Settings
@@ -81,4 +82,61 @@ def deliver_outbox(at: datetime | None = None) -> dict[str, Any]:
     return {"events": asdict(events), "delivery": asdict(delivery)}
 
 
-FLOWS = {"deadline_reminders": deadline_reminders, "deliver_outbox": deliver_outbox}
+@flow(name="quarterly_dispatch", log_prints=False)
+def quarterly_dispatch(at: datetime | None = None) -> dict[str, Any]:
+    """Open the quarter's dispatch round (first working day, 09:00) and ask every officer."""
+    settings, now = Settings(), _moment(at)
+    engine = make_engine(settings.db_url)
+    try:
+        report = open_due_rounds(engine, now, settings)
+    finally:
+        engine.dispose()
+    if report.opened:
+        get_run_logger().info(
+            "开启%s，涉及任务 %s 项，发出 %s 封", "、".join(report.opened), report.requested,
+            report.enqueued,
+        )  # fmt: skip
+    return asdict(report)
+
+
+@flow(name="dispatch_chasers", log_prints=False)
+def dispatch_chasers(at: datetime | None = None) -> dict[str, Any]:
+    """Chase unanswered dispatch requests; on the closing day escalate, close and report."""
+    settings, now = Settings(), _moment(at)
+    engine = make_engine(settings.db_url)
+    try:
+        report = chase_and_close(engine, now, settings)
+    finally:
+        engine.dispose()
+    logger = get_run_logger()
+    if report.chased:
+        logger.info("催报 %s 项任务", report.chased)
+    for title in report.closed:
+        logger.info("%s结束：督办 %s 项，报告已发领导小组", title, report.escalated)
+    return asdict(report)
+
+
+@flow(name="lookback_sweep", log_prints=False)
+def lookback_sweep(at: datetime | None = None) -> dict[str, Any]:
+    """Open the look-backs due (signed off 3 months ago or more), reviewers in turn."""
+    settings, now = Settings(), _moment(at)
+    engine = make_engine(settings.db_url)
+    try:
+        report = sweep_lookbacks(engine, now)
+    finally:
+        engine.dispose()
+    logger = get_run_logger()
+    for problem in report.unassigned:
+        logger.warning("回头看未能启动：%s", problem)
+    if report.opened:
+        logger.info("启动回头看 %s 项", report.opened)
+    return asdict(report)
+
+
+FLOWS = {
+    "deadline_reminders": deadline_reminders,
+    "deliver_outbox": deliver_outbox,
+    "quarterly_dispatch": quarterly_dispatch,
+    "dispatch_chasers": dispatch_chasers,
+    "lookback_sweep": lookback_sweep,
+}

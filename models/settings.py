@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=30.0, gt=0, le=600)  # seconds, per SMTP command
     mail_from: str = DEFAULT_MAIL_FROM
     mail_connections: int = Field(default=8, ge=1, le=32)  # SMTP connections in parallel
+    # The local Prefect API that `rectify run` starts (its state under RECTIFY_HOME/prefect).
+    prefect_port: int = Field(default=4200, ge=1, le=65535)
 
     @field_validator("evidence_allowed_types", mode="before")
     @classmethod

@@ -1,0 +1,85 @@
+"""The local Prefect API of the embedded mode: started once by `rectify run`, and kept.
+
+Without an API URL every flow call would start Prefect's temporary server (5–13 s) and
+lose its history when the process ends (STACK-NOTES.md). `rectify run` starts
+`prefect server start` once, with its state under RECTIFY_HOME/prefect, so flow runs,
+their logs and states stay where Prefect users look, across restarts. Only the API and UI
+run: scheduling is ours (flows.runner), so Prefect's own services are off.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+class PrefectStartFailed(Exception):
+    """The server did not become healthy; str() says why, in Chinese, with its log."""
+
+
+class LocalPrefect:
+    def __init__(self, home: Path, port: int) -> None:
+        self.home, self.port = home, port
+        self.process: subprocess.Popen | None = None
+        self.log_path = home / "prefect-server.log"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as answer:
+                return answer.status == 200
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def start(self, timeout: float = 90) -> bool:
+        """Start the server, or use the one already answering on the port (True if ours)."""
+        if self.healthy():
+            return False
+        self.home.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+        env.update(
+            PREFECT_HOME=str(self.home),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_LOGGING_LEVEL="WARNING",
+        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--no-services"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                start_new_session=True,  # Ctrl-C reaches Rectify, which stops it in order
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return True
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.25)
+        self.stop()
+        tail = self.log_path.read_text(errors="replace")[-1500:]
+        raise PrefectStartFailed(
+            f"本地 Prefect 服务未能在 {timeout:.0f} 秒内启动（端口 {self.port}），日志：{tail}"
+        )
+
+    def stop(self) -> None:
+        """Stop the server this process started (one it found running is left alone)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
