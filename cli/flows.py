@@ -100,6 +100,11 @@ def flow_run(
         raise NotFound(f"没有流程“{name}”（可选：{'、'.join(FLOW_NAMES)}）")
     moment = parse_moment(at) if at else None
     prepare_prefect()
+    from flows.local_prefect import LocalPrefect
+
+    local = LocalPrefect(settings().home.resolve() / "prefect", settings().prefect_port)
+    if "PREFECT_API_URL" not in os.environ and local.healthy():  # `rectify run` is up
+        os.environ["PREFECT_API_URL"] = local.api_url  # so this run's history joins the rest
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from flows.jobs import FLOWS

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -32,11 +33,14 @@ def run() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
     try:
-        console.print(f"正在启动本地 Prefect 服务（端口 {current.prefect_port}）…")
-        prefect.start()
+        prefect.launch()
         os.environ["PREFECT_API_URL"] = prefect.api_url
         scheduler.start()
-        _say_where_to_look(current, prefect.ui_url, scheduler.next_runs(), started)
+        _say_where_to_look(current, prefect, scheduler.next_runs(), started)
+        ready = threading.Thread(
+            target=_await_prefect, args=(prefect, started, stopping), daemon=True
+        )
+        ready.start()
         while not stopping.wait(1):
             if scheduler.lost.is_set():
                 console.print("调度租约已被另一个进程取得，本进程停止调度。")
@@ -49,13 +53,29 @@ def run() -> None:
     console.print("Rectify 已停止。")
 
 
-def _say_where_to_look(current, ui_url: str, next_runs: dict, started: float) -> None:
+def _await_prefect(prefect, started: float, stopping: threading.Event) -> None:
+    """Say when the local Prefect API is up; stop Rectify if it cannot start."""
+    from flows.local_prefect import PrefectStartFailed
+
+    try:
+        prefect.wait_ready()
+    except PrefectStartFailed as failed:
+        console.print(f"错误：{failed}", soft_wrap=True)
+        stopping.set()
+        return
+    console.print(f"本地 Prefect 服务已就绪（启动后 {time.monotonic() - started:.1f} 秒）")
+    sys.stdout.flush()
+
+
+def _say_where_to_look(current, prefect, next_runs: dict, started: float) -> None:
     say = console.print
     say(f"Rectify 已启动（用时 {time.monotonic() - started:.1f} 秒；按 Ctrl-C 停止）")
     say(f"  数据库：{current.db_url}", soft_wrap=True)
-    say(f"  Prefect：{ui_url}（各流程的运行记录与日志）")
+    state = "" if prefect.healthy() else "；正在启动，首次需十几秒初始化"
+    say(f"  Prefect：{prefect.ui_url}（各流程的运行记录与日志{state}）")
     if current.smtp_host:
         say(f"  邮件：经 {current.smtp_host}:{current.smtp_port_or_default} 发送")
     else:
         say(f"  邮件：未配置 SMTP，保存在 {current.mail_capture_dir}（rectify mail list 查看）")
     say(schedule_table(datetime.now(UTC), next_runs))
+    sys.stdout.flush()  # whoever reads us through a pipe learns we are up

@@ -41,8 +41,9 @@ class LocalPrefect:
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
-    def start(self, timeout: float = 90) -> bool:
-        """Start the server, or use the one already answering on the port (True if ours)."""
+    def launch(self) -> bool:
+        """Start the server in the background, unless one already answers on the port (then
+        that one is used, and False returned). It is ready after `wait_ready`."""
         if self.healthy():
             return False
         self.home.mkdir(parents=True, exist_ok=True)
@@ -59,15 +60,20 @@ class LocalPrefect:
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                 start_new_session=True,  # Ctrl-C reaches Rectify, which stops it in order
             )  # fmt: skip
+        return True
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Until the API answers (about 5 s; 15 s the first time, while Prefect creates its
+        database); PrefectStartFailed, with the server's log, if it does not."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.healthy():
-                return True
-            if self.process.poll() is not None:
+                return
+            if self.process is not None and self.process.poll() is not None:
                 break
             time.sleep(0.25)
         self.stop()
-        tail = self.log_path.read_text(errors="replace")[-1500:]
+        tail = self.log_path.read_text(errors="replace")[-1500:] if self.log_path.exists() else ""
         raise PrefectStartFailed(
             f"本地 Prefect 服务未能在 {timeout:.0f} 秒内启动（端口 {self.port}），日志：{tail}"
         )
@@ -83,3 +89,18 @@ class LocalPrefect:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def wait_for_api(api_url: str | None, timeout: float = 120) -> None:
+    """A flow run needs its API: a job due right after start waits for the local server."""
+    if not api_url:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        time.sleep(0.5)

@@ -23,6 +23,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
+from flows.local_prefect import wait_for_api
 from flows.schedule import SCHEDULE, Scheduled
 from models import lease
 from models.calendar import SHANGHAI
@@ -48,6 +49,7 @@ def run_scheduled(name: str) -> None:
 
     from flows.jobs import FLOWS
 
+    wait_for_api(os.environ.get("PREFECT_API_URL"))  # just after start it may still be coming
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         FLOWS[name]()
 
