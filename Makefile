@@ -15,11 +15,11 @@ install: $(BIN)/pip
 install-test: $(BIN)/pip
 	$(BIN)/pip install -q -e '.[test]'
 
-## demo: install Rectify, create the demo ledger (SQLite under ./rectify-data) and show it
+## demo: install Rectify, create the demo ledger (SQLite under ./rectify-data), show it, and run it
 demo: install
 	$(BIN)/rectify init --demo
-	$(BIN)/rectify task list
 	$(BIN)/rectify ledger summary
+	$(BIN)/rectify run
 
 ## test: install what the tests need (PostgreSQL, LibreOffice), lint, and run the suite on SQLite and PostgreSQL
 test: install-test

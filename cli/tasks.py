@@ -1,5 +1,7 @@
 """Tasks: reading them and taking workflow actions on them."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -375,35 +377,42 @@ def task_attach(
 ) -> None:
     """上传佐证材料（按内容哈希保存）；多个文件要么全部上传，要么都不上传。"""
     effective = parse_date(effective_date) if effective_date else None
+    with _evidence_kept_only_on_success() as stored, unit_of_work() as (session, current):
+        task = load_task(session, task_id)
+        actor = find_person(session, actor_ref)
+        target = _measure(session, task, measure)
+        _attach_all(session, current, task, actor, files, stored,
+                    description=description, effective_date=effective, measure=target)  # fmt: skip
+    console.print(f"任务 {task_id}：已上传 {len(files)} 份佐证材料")
+
+
+@contextmanager
+def _evidence_kept_only_on_success() -> Iterator[list[StoredFile]]:
+    """Files stored for a command that then fails are removed again (unless referenced)."""
     stored: list[StoredFile] = []
     try:
-        with unit_of_work() as (session, current):
-            task = load_task(session, task_id)
-            actor = find_person(session, actor_ref)
-            target = _measure(session, task, measure)
-            for path in files:
-                if not path.is_file():
-                    raise BadInput(f"找不到文件：{path}")
-                with path.open("rb") as source:
-                    stored.append(
-                        store_file(current.home, source, path.name, evidence_policy(current))
-                    )
-                apply(
-                    session,
-                    task,
-                    Action.ATTACH_EVIDENCE,
-                    actor,
-                    now(),
-                    file=stored[-1],
-                    description=description,
-                    effective_date=effective,
-                    measure=target,
-                )
+        yield stored
     except BaseException:
         with unit_of_work() as (session, current):
             discard_unreferenced(session, current.home, stored)
         raise
-    console.print(f"任务 {task_id}：已上传 {len(files)} 份佐证材料")
+
+
+def _attach_all(
+    session: Session,
+    current: Any,
+    task: Task,
+    actor: Any,
+    files: list[Path],
+    stored: list[StoredFile],
+    **data: Any,
+) -> None:
+    for path in files:
+        if not path.is_file():
+            raise BadInput(f"找不到文件：{path}")
+        with path.open("rb") as source:
+            stored.append(store_file(current.home, source, path.name, evidence_policy(current)))
+        apply(session, task, Action.ATTACH_EVIDENCE, actor, now(), file=stored[-1], **data)
 
 
 def _measure(session: Session, task: Task, number: int | None) -> Measure | None:
@@ -502,10 +511,23 @@ def task_report(
     actor_ref: AsOption,
     status: Annotated[str, typer.Option(help="已完成、基本完成、正在推进或长期坚持")],
     text: Annotated[str, typer.Option(help="进展情况")],
+    files: Annotated[
+        list[Path] | None, typer.Option("--file", help="随进展报送的佐证材料，可多次给出")
+    ] = None,
 ) -> None:
-    """报送整改进展（不改变阶段）。"""
+    """报送整改进展（不改变阶段）；调度期间即是对本轮调度的报送。可附佐证材料。"""
     chosen = parse_choice(status, PROGRESS_STATUS_LABELS, "进展状态")
-    act(task_id, Action.REPORT_PROGRESS, actor_ref, status=chosen, text=text)
+    with _evidence_kept_only_on_success() as stored, unit_of_work() as (session, current):
+        task = load_task(session, task_id)
+        actor = find_person(session, actor_ref)
+        _attach_all(session, current, task, actor, files or [], stored,
+                    description="随进展报送的佐证材料")  # fmt: skip
+        event = apply(session, task, Action.REPORT_PROGRESS, actor, now(),
+                      calendar=load_calendar(session), status=chosen, text=text)  # fmt: skip
+        answered = event.data.get("dispatch_round")
+    extra = f"，附佐证材料 {len(files)} 份" if files else ""
+    answer = "（已计入本轮调度）" if answered else ""
+    console.print(f"任务 {task_id}：{actor.name} 报送进展{extra}{answer}")
 
 
 @task_app.command("request-extension")

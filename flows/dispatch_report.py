@@ -162,7 +162,22 @@ def chinese_font() -> str | None:
     """The first font matplotlib knows that has Chinese glyphs, or None."""
     from matplotlib import font_manager
 
-    known = {font.name for font in font_manager.fontManager.ttflist}
+    manager = font_manager.fontManager
+    found = _first_cjk(manager)
+    if found is None:  # matplotlib's font cache may predate the fonts: look at the disk again
+        known_files = {font.fname for font in manager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known_files:
+                try:
+                    manager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue  # a font file matplotlib cannot read is not ours to fix
+        found = _first_cjk(manager)
+    return found
+
+
+def _first_cjk(manager: Any) -> str | None:
+    known = {font.name for font in manager.ttflist}
     return next((name for name in CJK_FONTS if name in known), None)
 
 

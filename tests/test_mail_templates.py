@@ -8,9 +8,10 @@ from email.parser import BytesParser
 
 import pytest
 
+from flows.dispatch_report import report_context
 from models.mail import OutboxBody, OutboxMessage
 from notifications.message import build_email, email_bytes, message_id
-from notifications.render import KINDS, DigestItem, RenderError, TaskRef, render
+from notifications.render import KINDS, DigestItem, DispatchItem, RenderError, TaskRef, render
 
 NOW = datetime(2026, 9, 14, 0, 30, tzinfo=UTC)
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -28,6 +29,25 @@ def context_for(kind: str, task: TaskRef = TASK, **overrides) -> dict:
                 DigestItem(TaskRef(9, "长效机制建设", "3.1"), "none", None, None),
             ],
         }
+    elif kind == "dispatch_report":
+        values = {
+            "person_name": "李明",
+            **report_context(report_summary(task), base_url="http://127.0.0.1:8000",
+                             closed_on=date(2026, 10, 15), sheet="2026年第四季度调度表.xlsx"),
+            "charts": [],
+            "charts_missing": None,
+        }  # fmt: skip
+    elif kind.startswith("dispatch_"):
+        values = {
+            "person_name": "李明",
+            "round_title": "2026年第四季度调度",
+            "due": date(2026, 10, 14),
+            "day": 3,
+            "items": [
+                DispatchItem(task, date(2026, 9, 30), officer="王芳", department="市文旅局"),
+                DispatchItem(TaskRef(9, "长效机制建设", "3.1"), None),
+            ],
+        }
     else:
         values = {
             "person_name": "李明",
@@ -40,6 +60,23 @@ def context_for(kind: str, task: TaskRef = TASK, **overrides) -> dict:
             "finding": "河道再次出现垃圾堆积",
         }
     return {**values, **overrides}
+
+
+def report_summary(task: TaskRef) -> dict:
+    """A round's snapshot (models.dispatch.snapshot's shape) with this task overdue."""
+    row = {"task_id": task.id, "number": task.number, "area": "生态环境方面", "title": task.title,
+           "department": "市文旅局", "officer": "王芳", "deadline": "2026-09-30",
+           "answer": "unanswered", "overdue": True, "rebounds": 1}  # fmt: skip
+    return {
+        "round": {"id": 4, "number": 4, "title": "2026年第四季度调度"},
+        "previous": None,
+        "by_status": {"unanswered": 1},
+        "by_area": {"生态环境方面": {"unanswered": 1}},
+        "by_department": {"市文旅局": {"unanswered": 1}},
+        "rows": [row],
+        "overdue": [row],
+        "rebounds": [row],
+    }
 
 
 def outbox_row(subject: str) -> OutboxMessage:
