@@ -16,6 +16,7 @@ from typer.exceptions import TyperException
 
 from cli.calendar import calendar_app
 from cli.common import errors
+from cli.desk import user_app
 from cli.documents import export_app, import_app
 from cli.flows import flow_app
 from cli.ledger import audit_app, ledger_app
@@ -34,6 +35,7 @@ app = typer.Typer(
 app.command()(init)
 app.command()(run)
 app.add_typer(people_app, name="people")
+app.add_typer(user_app, name="user")
 app.add_typer(task_app, name="task")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")

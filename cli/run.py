@@ -1,23 +1,36 @@
-"""`rectify run`: Rectify on one machine — the embedded scheduler and its local Prefect API."""
+"""`rectify run`: Rectify on one machine — the desk, the embedded scheduler, a local Prefect API."""
 
 import os
 import signal
+import socket
 import sys
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlmodel import Session
 
 from cli.common import console, engine_for, settings
+from cli.desk import desk_app
 from cli.flows import prepare_prefect, schedule_table
+from flows.demo import DEMO_PASSWORD, DEMO_SIGN_INS, is_demo_ledger
 from models.db import require_current_schema
+from models.directory import find_person
 
 
-def run() -> None:
-    """启动 Rectify：按计划自动运行整改提醒、发送邮件、季度调度和回头看（Ctrl-C 停止）。"""
+def run(
+    host: Annotated[str, typer.Option(help="工作台监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="工作台端口", min=1, max=65535)] = 8000,
+) -> None:
+    """启动 Rectify：网页工作台，及按计划运行的提醒、邮件、季度调度和回头看（Ctrl-C 停止）。"""
     started = time.monotonic()
     current = settings()
     engine = engine_for(current)
     require_current_schema(engine)
+    listener = _listen(host, port)  # before the lease: a taken port changes nothing
     prepare_prefect()
     from flows.local_prefect import LocalPrefect
     from flows.runner import EmbeddedScheduler, SchedulerBusy
@@ -26,17 +39,22 @@ def run() -> None:
     try:
         scheduler.acquire()  # before anything starts: a second `rectify run` stops here
     except SchedulerBusy as busy:
+        listener.close()
         engine.dispose()
         raise SystemExit(f"rectify run：{busy}") from None
     prefect = LocalPrefect(current.home.resolve() / "prefect", current.prefect_port)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    desk = uvicorn.Server(uvicorn.Config(desk_app(current), log_level="warning", access_log=False))
+    serving = threading.Thread(target=desk.run, kwargs={"sockets": [listener]}, daemon=True)
     try:
         prefect.launch()
         os.environ["PREFECT_API_URL"] = prefect.api_url
         scheduler.start()
+        serving.start()
         _say_where_to_look(current, prefect, scheduler.next_runs(), started)
+        _say_desk(engine, host, port)
         ready = threading.Thread(
             target=_await_prefect, args=(prefect, started, stopping), daemon=True
         )
@@ -47,6 +65,10 @@ def run() -> None:
                 break
     finally:
         console.print("正在停止…（等待进行中的任务完成）")
+        desk.should_exit = True
+        if serving.is_alive():
+            serving.join(timeout=10)
+        listener.close()
         scheduler.stop()
         prefect.stop()
         engine.dispose()
@@ -79,3 +101,31 @@ def _say_where_to_look(current, prefect, next_runs: dict, started: float) -> Non
         say(f"  邮件：未配置 SMTP，保存在 {current.mail_capture_dir}（rectify mail list 查看）")
     say(schedule_table(datetime.now(UTC), next_runs))
     sys.stdout.flush()  # whoever reads us through a pipe learns we are up
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The desk's socket, bound now so a taken port is a clear error before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise SystemExit(f"rectify run：无法在 {host}:{port} 启动工作台（{error.strerror}）；"
+                         "可用 --port 换一个端口") from None  # fmt: skip
+    listener.listen(128)
+    listener.set_inheritable(True)
+    return listener
+
+
+def _say_desk(engine, host: str, port: int) -> None:
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"  工作台：http://{shown}:{port}/")
+    with Session(engine) as session:
+        if not is_demo_ledger(session):
+            return
+        console.print(f"  演示账号（密码均为 {DEMO_PASSWORD}）：")
+        for role, name in DEMO_SIGN_INS:
+            console.print(f"    {role}：{find_person(session, name).email}（{name}）")
+    sys.stdout.flush()

@@ -53,7 +53,7 @@ from models.records import (
     ProgressStatus,
     SignOff,
 )
-from models.stages import ACTION_LABELS, STAGE_LABELS, Action, Stage
+from models.stages import ACTION_LABELS, STAGE_LABELS, Action, Stage, event_label
 from models.workflow import allowed_actions, apply
 
 task_app = typer.Typer(help="整改任务：查看与办理", no_args_is_help=True)
@@ -289,10 +289,7 @@ def _status_label(status: str) -> str:
 
 
 def _action_label(action: str) -> str:
-    try:
-        return ACTION_LABELS[Action(action)]
-    except ValueError:
-        return {"create": "创建任务"}.get(action, action)
+    return event_label(action)
 
 
 # --- tasks: acting ---------------------------------------------------------------------

@@ -18,9 +18,17 @@ from models.errors import RectifyError
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine whose SQLite transactions never lose updates (WAL + BEGIN IMMEDIATE)."""
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine whose SQLite transactions never lose updates (WAL + BEGIN IMMEDIATE).
+
+    A read-only engine (the desk's pages) begins deferred transactions that refuse writes, so
+    readers never wait for the write lock and never take it.
+    """
     if not url.startswith("sqlite"):
+        if read_only:
+            return create_engine(
+                url, pool_pre_ping=True, execution_options={"postgresql_readonly": True}
+            )
         return create_engine(url, pool_pre_ping=True)
     if url.startswith("sqlite:///") and ":memory:" not in url:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -34,12 +42,14 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
         # Take the write lock up front: a deferred BEGIN fails under concurrency.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

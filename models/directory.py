@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from models.audit import append_event
 from models.errors import BadInput, NotFound
-from models.people import SYSTEM_NAME, Department, Person, Role
+from models.people import SYSTEM_NAME, Department, Person, PersonRole, Role
 
 # What people write in the 角色 column, mapped to roles. 部门负责人 also marks the head of
 # the person's department, who may give the first signature in two-signature mode.
@@ -54,6 +54,17 @@ def find_person(session: Session, ref: str) -> Person:
     if person is None or Role.SYSTEM in person.roles:
         raise NotFound(f"找不到人员“{ref}”")
     return person
+
+
+def active_people_with(session: Session, role: Role) -> list[tuple[str, str]]:
+    """(e-mail or id, name) of everyone active holding a role, for a choice in a form."""
+    rows = session.exec(
+        select(Person)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(PersonRole.role == role.value, Person.active)
+        .order_by(Person.name)
+    )
+    return [(p.email or str(p.id), p.name) for p in rows]
 
 
 def find_department(session: Session, name: str) -> Department:

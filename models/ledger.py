@@ -78,8 +78,8 @@ class Task(SQLModel, table=True):
     title: str = Field(max_length=500)
     stage: str = Field(default=Stage.PENDING, sa_type=String(20), index=True)
     version: int = Field(default=1, sa_column=_task_version)
-    leader_id: int | None = Field(default=None, foreign_key="person.id")
-    lead_department_id: int | None = Field(default=None, foreign_key="department.id")
+    leader_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    lead_department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
     officer_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     deadline: date | None = None
     deadline_class: str = Field(default=DeadlineClass.DATED, sa_type=String(20))

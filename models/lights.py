@@ -1,7 +1,10 @@
 """Traffic lights (红黄绿灯): how urgent an open task is, by the working calendar."""
 
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, not_, or_
 
 from models.calendar import DEFAULT_CALENDAR, WorkCalendar
 from models.ledger import DeadlineClass, Task
@@ -54,3 +57,27 @@ def deadline_light(deadline: date, today: date, calendar: WorkCalendar = DEFAULT
     if calendar.working_days_between(today, deadline) <= YELLOW_WITHIN_WORKING_DAYS:
         return Light.YELLOW
     return Light.GREEN
+
+
+def last_yellow_day(today: date, calendar: WorkCalendar = DEFAULT_CALENDAR) -> date:
+    """The latest deadline that is still yellow today (the light is monotonic in the deadline)."""
+    day = today
+    while deadline_light(day + timedelta(days=1), today, calendar) != Light.GREEN:
+        day += timedelta(days=1)
+    return day
+
+
+def light_where(lamp: Light, today: date, calendar: WorkCalendar = DEFAULT_CALENDAR) -> Any:
+    """The tasks showing this light today, as a WHERE clause (for filters over big ledgers)."""
+    open_stage = Task.stage.in_([s.value for s in OPEN_STAGES])
+    dated = and_(Task.deadline_class != DeadlineClass.LONG_TERM, Task.deadline.is_not(None))
+    if lamp == Light.DONE:
+        return Task.stage.not_in([s.value for s in (*OPEN_STAGES, Stage.PENDING)])
+    if lamp == Light.NONE:
+        return or_(Task.stage == Stage.PENDING, and_(open_stage, not_(dated)))
+    bounds = {
+        Light.RED: Task.deadline < today,
+        Light.YELLOW: Task.deadline.between(today, last_yellow_day(today, calendar)),
+        Light.GREEN: Task.deadline > last_yellow_day(today, calendar),
+    }
+    return and_(open_stage, dated, bounds[lamp])

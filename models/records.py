@@ -60,6 +60,13 @@ class ReviewStatus(StrEnum):
     REBOUNDED = "rebounded"
 
 
+REVIEW_STATUS_LABELS: dict[ReviewStatus, str] = {
+    ReviewStatus.OPEN: "核查中",
+    ReviewStatus.CONFIRMED: "确认巩固",
+    ReviewStatus.REBOUNDED: "问题反弹",
+}
+
+
 class LookbackReview(SQLModel, table=True):
     """A look-back (回头看) on a signed-off task: did the problem stay fixed?"""
 
@@ -94,6 +101,13 @@ class RequestStatus(StrEnum):
     PENDING = "pending"
     GRANTED = "granted"
     REFUSED = "refused"
+
+
+REQUEST_STATUS_LABELS: dict[RequestStatus, str] = {
+    RequestStatus.PENDING: "待审批",
+    RequestStatus.GRANTED: "已批准",
+    RequestStatus.REFUSED: "不予延期",
+}
 
 
 class ExtensionRequest(SQLModel, table=True):

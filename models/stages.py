@@ -131,3 +131,21 @@ def rule_for(stage: Stage, action: Action) -> Rule | None:
 def actions_from(stage: Stage) -> list[Action]:
     """Actions the table allows in a stage, in declaration order (for menus and help)."""
     return [action for (s, action) in TRANSITIONS if s == stage]
+
+
+# Audit events that are not workflow actions (the ledger's own records).
+RECORD_LABELS: dict[str, str] = {
+    "create": "创建任务",
+    "create_inspection": "创建巡察",
+    "add_area": "新增方面",
+    "set_first_signer": "设置签批方式",
+    "import_people": "导入人员名单",
+}
+
+
+def event_label(action: str) -> str:
+    """The Chinese name of any audit event's action, workflow or not."""
+    try:
+        return ACTION_LABELS[Action(action)]
+    except ValueError:
+        return RECORD_LABELS.get(action, action)

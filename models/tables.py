@@ -2,6 +2,6 @@
 
 from sqlmodel import SQLModel
 
-from models import audit, dispatch_tables, ledger, mail, people, records  # noqa: F401
+from models import accounts, audit, dispatch_tables, ledger, mail, people, records  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -1,0 +1,280 @@
+"""What the desk's pages show, read with a few queries each (the ledger may hold 100,000 tasks).
+
+Lights are computed for the rows on a page only; filters by light become WHERE clauses
+(models.lights.light_where), so paging stays one indexed query plus a count.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from models.access import own_tasks, visible_tasks
+from models.audit import AuditEvent
+from models.calendar import WorkCalendar
+from models.dispatch_tables import DispatchRequest, DispatchRound
+from models.ledger import (
+    Area,
+    Campaign,
+    CampaignTask,
+    DeadlineClass,
+    Inspection,
+    Measure,
+    Task,
+    TaskSupport,
+)
+from models.lights import Light, light, light_where
+from models.people import Department, Person, Role
+from models.queries import names_by_id, records_of
+from models.records import (
+    DeadlineChange,
+    Evidence,
+    ExtensionRequest,
+    LookbackReview,
+    ProgressReport,
+    ReviewStatus,
+    SignOff,
+)
+from models.stages import OWN_TASK_ROLES, Stage, actions_from, rule_for
+
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    """One task in a list: enough to find it, see its light and what comes next."""
+
+    id: int
+    number: str
+    title: str
+    area: str
+    stage: str
+    light: Light
+    deadline: date | None
+    deadline_class: str
+    officer: str | None
+    department: str | None
+    hints: tuple[str, ...] = ()  # actions the viewer's roles allow in this stage
+
+
+def hints_for(task: Task, person: Person) -> tuple[str, ...]:
+    """Actions the transition table gives this person's roles in the task's stage.
+
+    A hint, not a permission: the task page asks the workflow itself (allowed_actions),
+    which also checks separation of duties and preconditions.
+    """
+    relation = {Role.OFFICER: task.officer_id, Role.LEADER: task.leader_id}
+    found = []
+    for action in actions_from(Stage(task.stage)):
+        rule = rule_for(Stage(task.stage), action)
+        assert rule is not None
+        for role in rule.who & person.roles:
+            if role not in OWN_TASK_ROLES or relation.get(role, person.id) == person.id:
+                found.append(action.value)
+                break
+    return tuple(found)
+
+
+def _lines(
+    session: Session, rows: list[tuple[Task, Area]], today: date, calendar: WorkCalendar,
+    person: Person | None = None,
+) -> list[TaskLine]:  # fmt: skip
+    people, departments = _names_for(session, [t for t, _ in rows])
+    return [
+        TaskLine(
+            id=task.id,
+            number=f"{area.number}.{task.number}",
+            title=task.title,
+            area=area.title,
+            stage=task.stage,
+            light=light(task, today, calendar),
+            deadline=task.deadline,
+            deadline_class=task.deadline_class,
+            officer=people.get(task.officer_id),
+            department=departments.get(task.lead_department_id),
+            hints=hints_for(task, person) if person else (),
+        )
+        for task, area in rows
+    ]
+
+
+def _names_for(session: Session, tasks: list[Task]) -> tuple[dict[int, str], dict[int, str]]:
+    """Names of only the people and departments these tasks mention."""
+    person_ids = {t.officer_id for t in tasks} | {t.leader_id for t in tasks}
+    department_ids = {t.lead_department_id for t in tasks}
+    person_ids.discard(None)
+    department_ids.discard(None)
+    people = dict(
+        session.exec(select(Person.id, Person.name).where(Person.id.in_(person_ids))).all()
+    )
+    departments = dict(
+        session.exec(
+            select(Department.id, Department.name).where(Department.id.in_(department_ids))
+        ).all()
+    )
+    return people, departments
+
+
+def my_tasks(
+    session: Session, person: Person, today: date, calendar: WorkCalendar
+) -> list[TaskLine]:
+    """The tasks this person answers for, reviews or leads, most urgent first."""
+    rows = list(
+        session.exec(select(Task, Area).join(Area).where(own_tasks(person)).order_by(Task.id))
+    )
+    lines = _lines(session, rows, today, calendar, person)
+    urgency = {Light.RED: 0, Light.YELLOW: 1, Light.GREEN: 2, Light.NONE: 3, Light.DONE: 4}
+    return sorted(lines, key=lambda line: (urgency[line.light], line.deadline or date.max, line.id))
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    area: int | None = None
+    department: int | None = None
+    stage: Stage | None = None
+    light: Light | None = None
+    deadline_class: DeadlineClass | None = None
+    campaign: int | None = None
+
+
+def ledger_page(
+    session: Session, person: Person, wanted: LedgerFilter, today: date, calendar: WorkCalendar,
+    page: int = 1, per_page: int = PER_PAGE,
+) -> tuple[list[TaskLine], int]:  # fmt: skip
+    """One page of the ledger under the filters, and how many tasks match in all."""
+    where = [visible_tasks(person)]
+    if wanted.area is not None:
+        where.append(Task.area_id == wanted.area)
+    if wanted.department is not None:
+        where.append(Task.lead_department_id == wanted.department)
+    if wanted.stage is not None:
+        where.append(Task.stage == wanted.stage.value)
+    if wanted.light is not None:
+        where.append(light_where(wanted.light, today, calendar))
+    if wanted.deadline_class is not None:
+        where.append(Task.deadline_class == wanted.deadline_class.value)
+    if wanted.campaign is not None:
+        where.append(
+            Task.id.in_(
+                select(CampaignTask.task_id).where(CampaignTask.campaign_id == wanted.campaign)
+            )
+        )
+    total = session.exec(select(func.count()).select_from(Task).where(*where)).one()
+    rows = list(
+        session.exec(
+            select(Task, Area)
+            .join(Area)
+            .where(*where)
+            .order_by(Task.id)
+            .offset((max(page, 1) - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    return _lines(session, rows, today, calendar), total
+
+
+def filter_choices(session: Session) -> dict[str, list[tuple[int, str]]]:
+    """What the ledger's filter menus offer."""
+    areas = session.exec(select(Area).order_by(Area.inspection_id, Area.number))
+    departments = select(Department.id, Department.name).order_by(Department.name)
+    campaigns = select(Campaign.id, Campaign.name).order_by(Campaign.id)
+    return {
+        "areas": [(a.id, f"{a.number}. {a.title}") for a in areas],
+        "departments": list(session.exec(departments).all()),
+        "campaigns": list(session.exec(campaigns).all()),
+    }
+
+
+def task_sheet(session: Session, task: Task, today: date, calendar: WorkCalendar) -> dict[str, Any]:
+    """Everything the task page shows about one task."""
+    people, departments = names_by_id(session)
+    area = session.get(Area, task.area_id)
+    inspection = session.get(Inspection, task.inspection_id)
+    supports = session.exec(select(TaskSupport.department_id).where(TaskSupport.task_id == task.id))
+    events = session.exec(
+        select(AuditEvent).where(AuditEvent.task_id == task.id).order_by(AuditEvent.seq)
+    ).all()
+    return {
+        "task": task,
+        "area": area,
+        "inspection": inspection,
+        "number": f"{area.number}.{task.number}" if area else str(task.number),
+        "light": light(task, today, calendar),
+        "officer": people.get(task.officer_id),
+        "leader": people.get(task.leader_id),
+        "department": departments.get(task.lead_department_id),
+        "supports": [departments[d] for d in supports if d in departments],
+        "measures": records_of(session, Measure, task.id),
+        "deadlines": records_of(session, DeadlineChange, task.id),
+        "evidence": records_of(session, Evidence, task.id),
+        "progress": records_of(session, ProgressReport, task.id),
+        "signoffs": records_of(session, SignOff, task.id),
+        "extensions": records_of(session, ExtensionRequest, task.id),
+        "reviews": records_of(session, LookbackReview, task.id),
+        "events": events,
+        "people": people,
+    }
+
+
+def signoff_queue(
+    session: Session, person: Person, today: date, calendar: WorkCalendar
+) -> list[TaskLine]:
+    """Tasks waiting for a sign-off this person's roles may give (the page checks each)."""
+    query = select(Task, Area).join(Area).where(Task.stage == Stage.EVIDENCE.value)
+    if not person.has_role(Role.OFFICE, Role.LEADERSHIP):
+        query = query.where(own_tasks(person))
+    rows = list(session.exec(query.order_by(Task.submitted_at, Task.id).limit(500)))
+    return _lines(session, rows, today, calendar, person)
+
+
+def lookback_queue(session: Session, person: Person) -> list[dict[str, Any]]:
+    """Open look-back reviews: one's own, or all of them for the office and leadership."""
+    query = (
+        select(LookbackReview, Task, Area)
+        .join(Task, Task.id == LookbackReview.task_id).join(Area, Area.id == Task.area_id)
+        .where(LookbackReview.status == ReviewStatus.OPEN.value)
+    )  # fmt: skip
+    if not person.has_role(Role.OFFICE, Role.LEADERSHIP):
+        query = query.where(LookbackReview.reviewer_id == person.id)
+    people = dict(session.exec(select(Person.id, Person.name)).all())
+    rows = session.exec(query.order_by(LookbackReview.due, LookbackReview.id))
+    return [
+        {"review": review, "task": task, "number": f"{area.number}.{task.number}",
+         "reviewer": people.get(review.reviewer_id), "signed_off": task.signed_off_at}
+        for review, task, area in rows
+    ]  # fmt: skip
+
+
+def dispatch_rounds(session: Session) -> list[dict[str, Any]]:
+    answered = func.count(DispatchRequest.answered_at)
+    counts = {
+        rid: (total, done)
+        for rid, total, done in session.exec(
+            select(DispatchRequest.round_id, func.count(), answered).group_by(
+                DispatchRequest.round_id
+            )
+        )
+    }
+    rounds = session.exec(select(DispatchRound).order_by(DispatchRound.number.desc()))
+    return [
+        {"round": r, "requests": total, "answered": done}
+        for r in rounds
+        for total, done in [counts.get(r.id, (0, 0))]
+    ]  # fmt: skip
+
+
+def dispatch_requests(session: Session, round_id: int) -> list[dict[str, Any]]:
+    people = dict(session.exec(select(Person.id, Person.name)).all())
+    rows = session.exec(
+        select(DispatchRequest, Task, Area, ProgressReport)
+        .join(Task, Task.id == DispatchRequest.task_id).join(Area, Area.id == Task.area_id)
+        .outerjoin(ProgressReport, ProgressReport.id == DispatchRequest.report_id)
+        .where(DispatchRequest.round_id == round_id).order_by(Task.id)
+    )  # fmt: skip
+    return [
+        {"request": req, "task": task, "number": f"{area.number}.{task.number}",
+         "officer": people.get(req.officer_id), "report": report}
+        for req, task, area, report in rows
+    ]  # fmt: skip

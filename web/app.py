@@ -1,0 +1,86 @@
+"""The web desk: `create_app(settings)` builds the FastAPI app that `rectify run` serves."""
+
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from models.db import make_engine
+from models.errors import RectifyError
+from models.settings import Settings
+from web import routes_auth, routes_ledger, routes_misc, routes_queues, routes_tasks
+from web.desk import (
+    TEMPLATES,
+    Desk,
+    LedgerWriter,
+    NotSignedIn,
+    make_templates,
+    page,
+    status_of,
+)
+from web.security import load_secret
+
+SESSION_MAX_AGE = 12 * 3600  # a working day; signing in again is cheap
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    writers: dict[str, LedgerWriter] | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """The desk on this data folder and database; `writers` are the ledger exports."""
+    app = FastAPI(title="Rectify 整改工作平台", docs_url=None, redoc_url=None, openapi_url=None)
+    engine = engine or make_engine(settings.db_url)
+    desk = Desk(
+        settings=settings,
+        engine=engine,
+        reader=make_engine(engine.url.render_as_string(hide_password=False), read_only=True),
+        secret=load_secret(settings.home),
+        templates=make_templates(),
+        writers=writers or {},
+    )
+    if clock is not None:
+        desk.clock = clock
+    app.state.desk = desk
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=desk.secret,
+        session_cookie="rectify_session",
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=settings.base_url.startswith("https://"),
+    )
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            "script-src 'self'; frame-ancestors 'self'; form-action 'self'",
+        )
+        return response
+
+    @app.exception_handler(NotSignedIn)
+    async def _sign_in_first(request: Request, _exc: NotSignedIn):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(RectifyError)
+    async def _refused(request: Request, exc: RectifyError):
+        return page(request, "error.html", status_code=status_of(exc), message=str(exc))
+
+    app.mount("/static", StaticFiles(directory=str(TEMPLATES.with_name("static"))), "static")
+    for module in (routes_auth, routes_tasks, routes_queues, routes_ledger, routes_misc):
+        app.include_router(module.router)
+    return app

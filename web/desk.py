@@ -1,0 +1,238 @@
+"""What every page needs: the app's state, the signed-in viewer, units of work, rendering.
+
+Each route opens its own unit of work (`desk.reading` or `desk.writing`), so the caller
+owns the transaction as everywhere else; domain functions below never commit.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from starlette.datastructures import FormData
+
+from models.accounts import Account
+from models.calendar import SHANGHAI, WorkCalendar, load_calendar, local_date
+from models.db import transaction
+from models.errors import BadInput, ChangedMeanwhile, NotFound, RectifyError, Refused
+from models.evidence import EvidencePolicy
+from models.ledger import DEADLINE_CLASS_LABELS, DeadlineClass
+from models.lights import LIGHT_LABELS, Light
+from models.mail import MESSAGE_STATE_LABELS, MessageState
+from models.people import ROLE_LABELS, Person, Role
+from models.records import (
+    DECISION_LABELS,
+    PROGRESS_STATUS_LABELS,
+    REQUEST_STATUS_LABELS,
+    REVIEW_STATUS_LABELS,
+    Decision,
+    ProgressStatus,
+    RequestStatus,
+    ReviewStatus,
+)
+from models.settings import Settings
+from models.stages import STAGE_LABELS, Stage, event_label
+from web.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LinkSigner,
+    SignInThrottle,
+    csrf_matches,
+    new_csrf_token,
+)
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+# What the composition root (cli) hands the desk: document writers live in flows/, which
+# the desk may not import (DESIGN.md "Layers").
+LedgerWriter = Callable[[Session, Path, date], int]
+
+
+@dataclass
+class Desk:
+    settings: Settings
+    engine: Engine
+    reader: Engine  # read-only: pages that only show
+    secret: str
+    templates: Jinja2Templates
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    writers: dict[str, LedgerWriter] = field(default_factory=dict)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @property
+    def links(self) -> LinkSigner:
+        return LinkSigner(self.secret)
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """One transaction for one request: committed when the route returns normally."""
+        with transaction(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction: a page that shows and changes nothing."""
+        with transaction(self.reader) as session:
+            yield session
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @property
+    def evidence_policy(self) -> EvidencePolicy:
+        return EvidencePolicy(
+            max_bytes=self.settings.evidence_max_bytes,
+            allowed_types=tuple(self.settings.evidence_allowed_types),
+        )
+
+
+def desk_of(request: Request) -> Desk:
+    return request.app.state.desk
+
+
+class NotSignedIn(Exception):
+    """The page needs a session; the handler sends the reader to sign in and back."""
+
+
+class Forbidden(RectifyError):
+    """The page exists but is not for this person's roles."""
+
+
+class CsrfFailed(RectifyError):
+    """A form came without the session's CSRF token (stale page, or another site posting)."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    person: Person
+    account: Account | None  # None for a reader who came by a mail link
+    link_path: str | None = None  # the one page a mail link opened
+
+    @property
+    def id(self) -> int:
+        assert self.person.id is not None
+        return self.person.id
+
+    def has(self, *roles: Role) -> bool:
+        return self.person.has_role(*roles)
+
+
+def viewer(request: Request, session: Session) -> Viewer:
+    """The signed-in person, or NotSignedIn; an old epoch (password changed) is signed out."""
+    data = request.session
+    person_id, epoch = data.get("p"), data.get("e")
+    if isinstance(person_id, int):
+        row = session.exec(
+            select(Person, Account)
+            .join(Account, Account.person_id == Person.id)
+            .where(Person.id == person_id, Person.active)
+        ).first()
+        if row is not None and row[1].session_epoch == epoch:
+            return Viewer(row[0], row[1])
+        data.clear()
+    link = data.get("link")
+    if isinstance(link, list) and len(link) == 2 and request.url.path == link[1]:
+        person = session.get(Person, link[0])
+        if person is not None and person.active:
+            return Viewer(person, None, link_path=link[1])
+    raise NotSignedIn
+
+
+STATUS = ((NotFound, 404), (Forbidden, 403), (Refused, 403), (CsrfFailed, 403),
+          (ChangedMeanwhile, 409), (BadInput, 400))  # fmt: skip
+
+
+def status_of(error: RectifyError) -> int:
+    """The HTTP status that says what kind of refusal this is."""
+    return next((code for kind, code in STATUS if isinstance(error, kind)), 400)
+
+
+def flash(request: Request, message: str) -> None:
+    """A one-time notice for the next page this reader sees (after a redirect)."""
+    request.session.setdefault("flash", []).append(message)
+
+
+def require(viewer_: Viewer, roles: frozenset[Role], what: str) -> None:
+    if viewer_.account is None or not viewer_.has(*roles):
+        needed = "、".join(ROLE_LABELS[r] for r in sorted(roles))
+        raise Forbidden(f"{what}仅对{needed}开放")
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, after its CSRF token matched the session's; CsrfFailed otherwise."""
+    form = await request.form()
+    given = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+    if not csrf_matches(request.session.get("csrf"), given if isinstance(given, str) else None):
+        await form.close()
+        raise CsrfFailed("表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试")
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+
+
+def field_text(form: FormData, name: str, *, limit: int = 5000) -> str:
+    """A text field of a form, stripped; BadInput when it is too long to be typed by hand."""
+    value = form.get(name)
+    text = value.strip() if isinstance(value, str) else ""
+    if len(text) > limit:
+        raise BadInput(f"“{name}”过长（最多 {limit} 字）")
+    return text
+
+
+def today_and_calendar(session: Session, now: datetime) -> tuple[date, WorkCalendar]:
+    return local_date(now), load_calendar(session)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+LIGHT_CLASSES = {Light.RED: "red", Light.YELLOW: "yellow", Light.GREEN: "green",
+                 Light.DONE: "done", Light.NONE: "none"}  # fmt: skip
+
+
+def _date_cn(value: date | datetime | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        local = value.astimezone(SHANGHAI)
+        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    env = templates.env
+    env.filters.update(
+        date_cn=_date_cn,
+        stage_label=lambda s: STAGE_LABELS[Stage(s)],
+        action_label=event_label,
+        light_label=lambda lamp: LIGHT_LABELS[Light(lamp)],
+        light_class=lambda lamp: LIGHT_CLASSES[Light(lamp)],
+        class_label=lambda c: DEADLINE_CLASS_LABELS[DeadlineClass(c)],
+        role_label=lambda r: ROLE_LABELS[Role(r)],
+        decision_label=lambda d: DECISION_LABELS[Decision(d)],
+        progress_label=lambda p: PROGRESS_STATUS_LABELS[ProgressStatus(p)],
+        review_label=lambda r: REVIEW_STATUS_LABELS[ReviewStatus(r)],
+        request_label=lambda r: REQUEST_STATUS_LABELS[RequestStatus(r)],
+        mail_state_label=lambda m: MESSAGE_STATE_LABELS[MessageState(m)],
+    )
+    return templates
+
+
+def page(request: Request, name: str, status_code: int = 200, **context: Any):
+    """A page with what the layout needs: the viewer, the CSRF token, the nav."""
+    session = request.session
+    if "csrf" not in session:
+        session["csrf"] = new_csrf_token()
+    desk = desk_of(request)
+    context.setdefault("viewer", None)
+    context["flashes"] = session.pop("flash", [])
+    context.update(csrf=session["csrf"], mail_captured=desk.settings.smtp_host is None,
+                   csrf_field=CSRF_FIELD)  # fmt: skip
+    return desk.templates.TemplateResponse(request, name, context, status_code=status_code)
