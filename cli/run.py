@@ -23,14 +23,15 @@ from models.directory import find_person
 
 def run(
     host: Annotated[str, typer.Option(help="工作台监听地址")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="工作台端口", min=1, max=65535)] = 8000,
+    port: Annotated[
+        int, typer.Option(help="工作台端口（0：任选空闲端口）", min=0, max=65535)
+    ] = 8000,
 ) -> None:
     """启动 Rectify：网页工作台，及按计划运行的提醒、邮件、季度调度和回头看（Ctrl-C 停止）。"""
     started = time.monotonic()
     current = settings()
     engine = engine_for(current)
     require_current_schema(engine)
-    listener = _listen(host, port)  # before the lease: a taken port changes nothing
     prepare_prefect()
     from flows.local_prefect import LocalPrefect
     from flows.runner import EmbeddedScheduler, SchedulerBusy
@@ -39,9 +40,14 @@ def run(
     try:
         scheduler.acquire()  # before anything starts: a second `rectify run` stops here
     except SchedulerBusy as busy:
-        listener.close()
         engine.dispose()
         raise SystemExit(f"rectify run：{busy}") from None
+    try:
+        listener = _listen(host, port)
+    except SystemExit:
+        scheduler.stop()  # gives the lease back: nothing was started
+        engine.dispose()
+        raise
     prefect = LocalPrefect(current.home.resolve() / "prefect", current.prefect_port)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -54,7 +60,7 @@ def run(
         scheduler.start()
         serving.start()
         _say_where_to_look(current, prefect, scheduler.next_runs(), started)
-        _say_desk(engine, host, port)
+        _say_desk(engine, host, listener.getsockname()[1])
         ready = threading.Thread(
             target=_await_prefect, args=(prefect, started, stopping), daemon=True
         )

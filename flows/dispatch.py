@@ -29,6 +29,7 @@ from models.ledger import Inspection, Task
 from models.lookback import sweep
 from models.people import Department, Person, PersonRole, Role
 from models.settings import Settings
+from notifications.links import signer_for
 from notifications.message import Attachment
 from notifications.outbox import Draft, compose, enqueue_many
 from notifications.render import DispatchItem
@@ -119,6 +120,7 @@ def open_due_rounds(
                         },
                         send_after=now,
                         base_url=settings.base_url,
+                        links=signer_for(settings.home),
                     )
                 )
             report.opened.append(dispatch.title)
@@ -175,6 +177,7 @@ def _chasers(
             },
             send_after=now,
             base_url=settings.base_url,
+            links=signer_for(settings.home),
         )
         for officer_id, mine in sorted(_by(silent, lambda r: r.officer_id).items())
     ]
@@ -209,6 +212,7 @@ def _escalations(
             },
             send_after=now,
             base_url=settings.base_url,
+            links=signer_for(settings.home),
         )
         for leader_id, mine in sorted(_by(silent, lambda r: leaders.get(r.task_id)).items())
         if people[leader_id].active

@@ -30,6 +30,7 @@ from models.reminders import (
 )
 from models.settings import Settings
 from models.stages import Action
+from notifications.links import signer_for
 from notifications.outbox import Draft, compose, enqueue_many, enqueue_message
 from notifications.render import DigestItem, TaskRef
 
@@ -125,6 +126,7 @@ def plan_day(
                     },
                     send_after=now,
                     base_url=settings.base_url,
+                    links=signer_for(settings.home),
                 )
 
         report.enqueued = len(enqueue_many(session, drafts(), now))
@@ -225,5 +227,6 @@ def _enqueue_events(
             send_after=now,
             now=now,
             base_url=settings.base_url,
+            links=signer_for(settings.home),
         )
         report.enqueued += added is not None

@@ -35,6 +35,7 @@ from models.mail import (
     OutboxMessage,
 )
 from models.people import Person
+from notifications.links import LinkSigner
 from notifications.message import Attachment
 from notifications.render import KIND_LABELS, Rendered, RenderError, one_line, render
 
@@ -117,8 +118,14 @@ def compose(
     base_url: str,
     to_address: str | None = None,
     attachments: tuple[Attachment, ...] = (),
+    links: LinkSigner | None = None,
 ) -> Draft:
-    """Render a message into a draft; a template error becomes the draft's failure."""
+    """Render a message into a draft; a template error becomes the draft's failure.
+
+    With `links`, the message's task links carry the reader's signed token (one per message).
+    """
+    if links is not None and person is not None and person.id is not None:
+        context = {**context, "link_token": links.token(person.id)}
     try:
         rendered: Rendered | RenderFailure = render(kind, context, base_url=base_url)
     except RenderError as error:

@@ -24,6 +24,7 @@ Contexts (StrictUndefined: a missing value is a render error, never an empty str
 """
 
 import re
+import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -192,7 +193,12 @@ def _light_color(value: str) -> str:
 
 @pass_context
 def _task_url(context: Any, task: Any) -> str:
-    return task_url(context["base_url"], task.id)
+    return task_url(context["base_url"], task.id, token=context.get("link_token"))
+
+
+# Stands for the reader's token in a list rendered once for several readers; random per
+# process, so no title or name a user typed can contain it.
+_TOKEN_SLOT = f"token-{secrets.token_hex(16)}"
 
 
 SHARED_LIST_MIN_ITEMS = 50  # shorter lists are rendered every time: cheaper than the lookup
@@ -207,15 +213,21 @@ def _item_list(context: Any, form: str) -> str:
     such list is rendered once for the run.
     """
     items, base_url = context["items"], context["base_url"]
+    token = context.get("link_token")
     template = _template(f"digest_items.{form}")
     shared = context.get("shared")
     if shared is None or len(items) < SHARED_LIST_MIN_ITEMS:
-        rendered = template.render(items=items, base_url=base_url)
+        rendered = template.render(items=items, base_url=base_url, link_token=token)
     else:
-        key = (form, base_url, tuple(items))
+        key = (form, base_url, bool(token), tuple(items))
         rendered = shared.get(key)
         if rendered is None:
-            rendered = shared[key] = template.render(items=items, base_url=base_url)
+            slot = _TOKEN_SLOT if token else None
+            rendered = shared[key] = template.render(
+                items=items, base_url=base_url, link_token=slot
+            )
+        if token:
+            rendered = rendered.replace(_TOKEN_SLOT, token)
     return Markup(rendered) if form == "html" else rendered  # the HTML template escaped it
 
 

@@ -163,7 +163,26 @@ def test_a_long_list_shared_by_several_digests_renders_once_and_reads_the_same()
     assert first == alone
     assert second.text == alone.text.replace("王强", "赵敏")
     assert second.html == alone.html.replace("王强", "赵敏")
-    assert sorted(form for form, _, _ in shared) == ["html", "txt"]  # one of each, reused
+    assert sorted(form for form, *_ in shared) == ["html", "txt"]  # one of each, reused
+
+
+def test_each_reader_of_a_shared_list_gets_links_with_their_own_token():
+    items = [DigestItem(TaskRef(i, f"问题{i}", f"1.{i}"), "red", date(2026, 9, 1), -10, "领导小组")
+             for i in range(60)]  # fmt: skip
+    shared: dict = {}
+    day = date(2026, 9, 14)
+
+    first = render("digest", {"person_name": "王强", "day": day, "items": items,
+                              "shared": shared, "link_token": "TOKEN-A"})  # fmt: skip
+    second = render("digest", {"person_name": "赵敏", "day": day, "items": items,
+                               "shared": shared, "link_token": "TOKEN-B"})  # fmt: skip
+    bare = render("digest", {"person_name": "赵敏", "day": day, "items": items, "shared": shared})
+
+    for rendered, token in ((first, "TOKEN-A"), (second, "TOKEN-B")):
+        assert rendered.text.count("/tasks/") == rendered.text.count(f"?k={token}") == 60
+        assert rendered.html.count(f'?k={token}"') == 60
+    assert "TOKEN-A" not in second.text + second.html
+    assert "?k=" not in bare.text + bare.html
 
 
 def test_links_use_the_configured_base_url():

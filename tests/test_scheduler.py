@@ -206,12 +206,17 @@ def test_rectify_run_schedules_a_missed_flow_as_a_prefect_run_and_a_second_refus
     down_since(engine, "deliver_outbox", datetime.now(UTC) - timedelta(hours=5))
     engine.dispose()
 
-    first = rectify(env, "run", start_new_session=True)
+    desk_port = free_port()
+    first = rectify(env, "run", "--port", str(desk_port), start_new_session=True)
     try:
-        started = wait_for(first, "Prefect：", timeout=60)
+        started = wait_for(first, "系统管理员：", timeout=60)
         assert "Rectify 已启动" in started and f"Prefect：http://127.0.0.1:{port}" in started
+        assert f"工作台：http://127.0.0.1:{desk_port}/" in started
+        assert "演示账号（密码均为 rectify-demo）" in started and "hejingyi@" in started
+        desk = urllib.request.urlopen(f"http://127.0.0.1:{desk_port}/login", timeout=10)
+        assert desk.status == 200 and "登录" in desk.read().decode()
         wait_for(first, "本地 Prefect 服务已就绪", timeout=90)
-        second = rectify(env, "run")
+        second = rectify(env, "run", "--port", str(desk_port))
         out, _ = second.communicate(timeout=60)
         assert second.returncode == 1
         assert "另一个 Rectify 已在调度本数据库" in out and "以免重复发送" in out

@@ -13,6 +13,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from models.db import make_engine
 from models.errors import RectifyError
 from models.settings import Settings
+from notifications.links import load_secret
 from web import routes_auth, routes_ledger, routes_misc, routes_queues, routes_tasks
 from web.desk import (
     TEMPLATES,
@@ -23,7 +24,6 @@ from web.desk import (
     page,
     status_of,
 )
-from web.security import load_secret
 
 SESSION_MAX_AGE = 12 * 3600  # a working day; signing in again is cheap
 

@@ -4,6 +4,7 @@ Each route opens its own unit of work (`desk.reading` or `desk.writing`), so the
 owns the transaction as everywhere else; domain functions below never commit.
 """
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,10 +39,10 @@ from models.records import (
 )
 from models.settings import Settings
 from models.stages import STAGE_LABELS, Stage, event_label
+from notifications.links import LinkSigner
 from web.security import (
     CSRF_FIELD,
     CSRF_HEADER,
-    LinkSigner,
     SignInThrottle,
     csrf_matches,
     new_csrf_token,
@@ -111,8 +112,8 @@ class CsrfFailed(RectifyError):
 @dataclass(frozen=True)
 class Viewer:
     person: Person
-    account: Account | None  # None for a reader who came by a mail link
-    link_path: str | None = None  # the one page a mail link opened
+    account: Account | None  # None for a reader who came by a mail link: reading only
+    link_path: str | None = None  # the task page they are reading that way
 
     @property
     def id(self) -> int:
@@ -121,6 +122,10 @@ class Viewer:
 
     def has(self, *roles: Role) -> bool:
         return self.person.has_role(*roles)
+
+
+# What a mail link's reader may open without signing in: task pages, to read.
+LINK_PAGES = re.compile(r"/tasks/\d+")
 
 
 def viewer(request: Request, session: Session) -> Viewer:
@@ -137,10 +142,10 @@ def viewer(request: Request, session: Session) -> Viewer:
             return Viewer(row[0], row[1])
         data.clear()
     link = data.get("link")
-    if isinstance(link, list) and len(link) == 2 and request.url.path == link[1]:
-        person = session.get(Person, link[0])
+    if isinstance(link, int) and request.method == "GET" and LINK_PAGES.fullmatch(request.url.path):
+        person = session.get(Person, link)
         if person is not None and person.active:
-            return Viewer(person, None, link_path=link[1])
+            return Viewer(person, None, link_path=request.url.path)
     raise NotSignedIn
 
 

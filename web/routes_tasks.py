@@ -19,6 +19,7 @@ from models.records import Evidence
 from models.stages import ACTION_LABELS, Action
 from models.views import my_tasks, task_sheet
 from models.workflow import allowed_actions, apply
+from notifications.links import task_path
 from web.actions import DEADLINE_CLASSES, PROGRESS_STATUSES, READERS, WITH_FILES
 from web.desk import (
     CheckedForm,
@@ -70,14 +71,14 @@ def task_page(request: Request, task_id: int, k: str | None = None):
 
 def _land(request: Request, task_id: int, token: str) -> Response:
     """A mail link: sign the reader in for that one page, then drop the token from the URL."""
-    path = f"/tasks/{task_id}"
-    person_id = desk_of(request).links.read(token, path)
+    path = task_path(task_id)
+    person_id = desk_of(request).links.read(token)
     if person_id is None:
         message = "邮件中的链接无效或已过期，请登录后查看。"
         return page(request, "error.html", 400, message=message, login_next=path)
     if request.session.get("p") != person_id:
         request.session.clear()
-        request.session["link"] = [person_id, path]
+        request.session["link"] = person_id
     return RedirectResponse(path, status_code=303)
 
 
