@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from models.access import own_tasks, visible_tasks
@@ -27,7 +27,7 @@ from models.ledger import (
 )
 from models.lights import Light, light, light_where
 from models.people import Department, Person, Role
-from models.queries import names_by_id, records_of
+from models.queries import records_of
 from models.records import (
     DeadlineChange,
     Evidence,
@@ -188,24 +188,9 @@ def filter_choices(session: Session) -> dict[str, list[tuple[int, str]]]:
 
 
 def task_sheet(session: Session, task: Task, today: date, calendar: WorkCalendar) -> dict[str, Any]:
-    """Everything the task page shows about one task."""
-    people, departments = names_by_id(session)
+    """Everything the task page shows about one task (names of only the people it mentions)."""
     area = session.get(Area, task.area_id)
-    inspection = session.get(Inspection, task.inspection_id)
-    supports = session.exec(select(TaskSupport.department_id).where(TaskSupport.task_id == task.id))
-    events = session.exec(
-        select(AuditEvent).where(AuditEvent.task_id == task.id).order_by(AuditEvent.seq)
-    ).all()
-    return {
-        "task": task,
-        "area": area,
-        "inspection": inspection,
-        "number": f"{area.number}.{task.number}" if area else str(task.number),
-        "light": light(task, today, calendar),
-        "officer": people.get(task.officer_id),
-        "leader": people.get(task.leader_id),
-        "department": departments.get(task.lead_department_id),
-        "supports": [departments[d] for d in supports if d in departments],
+    records = {
         "measures": records_of(session, Measure, task.id),
         "deadlines": records_of(session, DeadlineChange, task.id),
         "evidence": records_of(session, Evidence, task.id),
@@ -213,6 +198,45 @@ def task_sheet(session: Session, task: Task, today: date, calendar: WorkCalendar
         "signoffs": records_of(session, SignOff, task.id),
         "extensions": records_of(session, ExtensionRequest, task.id),
         "reviews": records_of(session, LookbackReview, task.id),
+    }
+    mentioned = {task.officer_id, task.leader_id, task.submitted_by_id}
+    mentioned |= {e.uploaded_by_id for e in records["evidence"]}
+    mentioned |= {d.by_id for d in records["deadlines"]}
+    mentioned |= {p.reporter_id for p in records["progress"]}
+    mentioned |= {s.signer_id for s in records["signoffs"]}
+    mentioned |= {r.reviewer_id for r in records["reviews"]}
+    mentioned |= {x.decided_by_id for x in records["extensions"]}
+    mentioned.discard(None)
+    people = dict(
+        session.exec(select(Person.id, Person.name).where(Person.id.in_(mentioned))).all()
+    )
+    departments = dict(
+        session.exec(
+            select(Department.id, Department.name).where(
+                or_(
+                    Department.id == task.lead_department_id,
+                    Department.id.in_(
+                        select(TaskSupport.department_id).where(TaskSupport.task_id == task.id)
+                    ),
+                )
+            )
+        ).all()
+    )
+    supports = session.exec(select(TaskSupport.department_id).where(TaskSupport.task_id == task.id))
+    events = session.exec(
+        select(AuditEvent).where(AuditEvent.task_id == task.id).order_by(AuditEvent.seq)
+    ).all()
+    return {
+        "task": task,
+        "area": area,
+        "inspection": session.get(Inspection, task.inspection_id),
+        "number": f"{area.number}.{task.number}" if area else str(task.number),
+        "light": light(task, today, calendar),
+        "officer": people.get(task.officer_id),
+        "leader": people.get(task.leader_id),
+        "department": departments.get(task.lead_department_id),
+        "supports": [departments[d] for d in supports if d in departments],
+        **records,
         "events": events,
         "people": people,
     }

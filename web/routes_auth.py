@@ -29,7 +29,9 @@ def login_form(request: Request, next: str | None = None):
 
 @router.post("/login")
 def login(request: Request, form: CheckedForm):
-    login, password = field_text(form, "login", limit=200), field_text(form, "password", limit=200)
+    login = field_text(form, "login", limit=200)
+    typed = form.get("password")
+    password = typed if isinstance(typed, str) and len(typed) <= 200 else ""  # as typed: no strip
     next = field_text(form, "next", limit=2000)
     desk = desk_of(request)
     address = request.client.host if request.client else "?"
