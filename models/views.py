@@ -37,7 +37,7 @@ from models.records import (
     ReviewStatus,
     SignOff,
 )
-from models.stages import OWN_TASK_ROLES, Stage, actions_from, rule_for
+from models.stages import OWN_TASK_ROLES, Action, Stage, actions_from, rule_for
 
 PER_PAGE = 50
 
@@ -59,6 +59,10 @@ class TaskLine:
     hints: tuple[str, ...] = ()  # actions the viewer's roles allow in this stage
 
 
+# Decided on the task page, where a pending request can be seen: never hinted in lists.
+PAGE_ONLY = frozenset({Action.GRANT_EXTENSION, Action.REFUSE_EXTENSION, Action.REASSIGN})
+
+
 def hints_for(task: Task, person: Person) -> tuple[str, ...]:
     """Actions the transition table gives this person's roles in the task's stage.
 
@@ -68,6 +72,8 @@ def hints_for(task: Task, person: Person) -> tuple[str, ...]:
     relation = {Role.OFFICER: task.officer_id, Role.LEADER: task.leader_id}
     found = []
     for action in actions_from(Stage(task.stage)):
+        if action in PAGE_ONLY or (action == Action.APPROVE_PHASE and not task.is_long_term):
+            continue
         rule = rule_for(Stage(task.stage), action)
         assert rule is not None
         for role in rule.who & person.roles:

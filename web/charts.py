@@ -56,6 +56,9 @@ def areas_chart(areas: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+HEADROOM = 18  # above the tallest column, for its number
+
+
 def columns_chart(values: list[tuple[str, int]], height: float = 160) -> dict[str, Any]:
     """Vertical bars, one per label (the deadlines of the coming weeks)."""
     largest = max((v for _, v in values), default=0) or 1
@@ -68,11 +71,12 @@ def columns_chart(values: list[tuple[str, int]], height: float = 160) -> dict[st
                 "label": label,
                 "count": value,
                 "height": height * value / largest,
-                "y": height - height * value / largest,
+                "y": HEADROOM + height - height * value / largest,
             }
             for i, (label, value) in enumerate(values)
         ],
         "height": height,
+        "bottom": HEADROOM + height,
     }
 
 
@@ -82,7 +86,7 @@ def trend_chart(trend: list[dict[str, Any]], height: float = 160) -> dict[str, A
     step = BAR_WIDTH / max(len(trend), 1)
     columns = []
     for i, one in enumerate(trend):
-        y, bars = height, []
+        y, bars = HEADROOM + height, []
         for status, color in zip(ANSWER_ORDER, ANSWER_COLORS, strict=True):
             count = one["by_status"].get(status, 0)
             if count:
@@ -94,6 +98,7 @@ def trend_chart(trend: list[dict[str, Any]], height: float = 160) -> dict[str, A
     return {
         "columns": columns,
         "height": height,
+        "bottom": HEADROOM + height,
         "legend": _legend([answer_label(s) for s in ANSWER_ORDER], ANSWER_COLORS),
     }
 

@@ -5,7 +5,7 @@ owns the transaction as everywhere else; domain functions below never commit.
 """
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -124,6 +124,9 @@ class Viewer:
         return self.person.has_role(*roles)
 
 
+MAX_FORM_FILES = 20  # the task page's upload takes at most 10; anything beyond is not ours
+MAX_FORM_FIELDS = 100
+
 # What a mail link's reader may open without signing in: task pages, to read.
 LINK_PAGES = re.compile(r"/tasks/\d+")
 
@@ -169,14 +172,19 @@ def require(viewer_: Viewer, roles: frozenset[Role], what: str) -> None:
         raise Forbidden(f"{what}仅对{needed}开放")
 
 
-async def checked_form(request: Request) -> FormData:
-    """The posted form, after its CSRF token matched the session's; CsrfFailed otherwise."""
-    form = await request.form()
-    given = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
-    if not csrf_matches(request.session.get("csrf"), given if isinstance(given, str) else None):
+async def checked_form(request: Request) -> AsyncIterator[FormData]:
+    """The posted form, after its CSRF token matched the session's; CsrfFailed otherwise.
+
+    Its uploaded files are closed (their temporary files removed) when the route is done.
+    """
+    form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
+    try:
+        given = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+        if not csrf_matches(request.session.get("csrf"), given if isinstance(given, str) else None):
+            raise CsrfFailed("表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试")
+        yield form
+    finally:
         await form.close()
-        raise CsrfFailed("表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试")
-    return form
 
 
 CheckedForm = Annotated[FormData, Depends(checked_form)]
