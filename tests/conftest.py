@@ -13,6 +13,7 @@ from sqlmodel import Session
 from models.db import make_engine, upgrade
 from models.tables import metadata
 from tests.cli_harness import demo, rectify  # noqa: F401  (fixtures for the CLI tests)
+from tests.desk_harness import desk, desk_factory  # noqa: F401  (fixtures for the desk tests)
 from tests.factories import World
 
 POSTGRES_ADMIN_URL = os.environ.get(

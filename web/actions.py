@@ -48,6 +48,13 @@ def _person(session: Session, form: FormData, name: str) -> Any:
     return find_person(session, text) if text else None
 
 
+def _required_person(session: Session, form: FormData, name: str, label: str) -> Any:
+    person = _person(session, form, name)
+    if person is None:
+        raise BadInput(f"请选择{label}")
+    return person
+
+
 ASSIGNMENT_LABELS = {"officer": "责任人", "leader": "责任领导", "lead_department": "牵头部门"}
 
 
@@ -85,7 +92,7 @@ READERS: dict[Action, FormReader] = {
     Action.APPROVE_PHASE: lambda s, f: {"comment": _text(f, "comment")},
     Action.REJECT: lambda s, f: {"reason": _text(f, "reason")},
     Action.OPEN_LOOKBACK: lambda s, f: {
-        "reviewer": _person(s, f, "reviewer"),
+        "reviewer": _required_person(s, f, "reviewer", "核查人"),
         "due": _date(f, "due", "回头看时限", required=False),
     },
     Action.CONFIRM: lambda s, f: {"comment": _text(f, "comment")},

@@ -1,5 +1,6 @@
 """The web desk: `create_app(settings)` builds the FastAPI app that `rectify run` serves."""
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from web.desk import (
     status_of,
 )
 
+TASK_ACTION = re.compile(r"(/tasks/\d+)/")
 SESSION_MAX_AGE = 12 * 3600  # a working day; signing in again is cheap
 
 
@@ -74,6 +76,9 @@ def create_app(
     @app.exception_handler(NotSignedIn)
     async def _sign_in_first(request: Request, _exc: NotSignedIn):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":  # after signing in, come back to the page, not the post
+            page_of = TASK_ACTION.match(request.url.path)
+            target = page_of.group(1) if page_of else "/my"
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
     @app.exception_handler(RectifyError)

@@ -196,6 +196,8 @@ def field_text(form: FormData, name: str, *, limit: int = 5000) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if len(text) > limit:
         raise BadInput(f"“{name}”过长（最多 {limit} 字）")
+    if "\x00" in text:  # no database keeps it as text; never a character anyone typed
+        raise BadInput(f"“{name}”中含有无效字符（NUL），请重新输入")
     return text
 
 

@@ -29,7 +29,10 @@ def login_form(request: Request, next: str | None = None):
 
 @router.post("/login")
 def login(request: Request, form: CheckedForm):
-    login = field_text(form, "login", limit=200)
+    login = form.get("login")
+    login = login.strip() if isinstance(login, str) and len(login) <= 200 else ""
+    if "\x00" in login:
+        login = ""  # matches no one: refused like any wrong sign-in
     typed = form.get("password")
     password = typed if isinstance(typed, str) and len(typed) <= 200 else ""  # as typed: no strip
     next = field_text(form, "next", limit=2000)

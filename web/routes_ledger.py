@@ -72,16 +72,20 @@ def ledger(request: Request):
 @router.get("/ledger/export/{kind}.xlsx")
 def export(request: Request, kind: str) -> FileResponse:
     desk = desk_of(request)
-    writer = desk.writers.get(kind)
-    if writer is None or kind not in EXPORTS:
-        raise NotFound(f"没有这种导出：{kind}")
-    folder = Path(tempfile.mkdtemp(prefix="rectify-export-"))
-    path = folder / f"{EXPORTS[kind]}.xlsx"
     with desk.reading() as session:
         me = signed_in(request, session)
         require(me, LEDGER_READERS, "整改台账导出")
+        writer = desk.writers.get(kind)
+        if writer is None or kind not in EXPORTS:
+            raise NotFound(f"没有这种导出：{kind}")
+        folder = Path(tempfile.mkdtemp(prefix="rectify-export-"))
+        path = folder / f"{EXPORTS[kind]}.xlsx"
         today, _ = today_and_calendar(session, desk.now())
-        writer(session, path, today)
+        try:
+            writer(session, path, today)
+        except BaseException:
+            _remove(folder)
+            raise
     return FileResponse(
         path, filename=path.name,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

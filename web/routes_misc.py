@@ -1,5 +1,6 @@
 """The captured mail (embedded default only) and each person's calendar feed of deadlines."""
 
+import re
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
@@ -20,6 +21,7 @@ from web.routes_tasks import signed_in
 
 router = APIRouter()
 MAIL_PAGE = 200
+FEED_KEY = re.compile(r"[A-Za-z0-9_\-]{20,64}")  # what secrets.token_urlsafe makes
 
 
 def _captured_only(request: Request) -> None:
@@ -67,6 +69,8 @@ def calendar_page(request: Request):
 def feed(request: Request, feed_key: str) -> Response:
     """Deadlines of a person's open tasks and look-backs; the key in the URL is the secret."""
     desk = desk_of(request)
+    if not FEED_KEY.fullmatch(feed_key):
+        raise NotFound("日历订阅地址无效")
     with desk.reading() as session:
         person = session.exec(
             select(Person).join(Account, Account.person_id == Person.id)

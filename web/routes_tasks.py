@@ -124,9 +124,9 @@ def act(request: Request, task_id: int, action: str, form: CheckedForm):
             moment = desk.now()
             if chosen in WITH_FILES:
                 required = chosen == Action.ATTACH_EVIDENCE
-                _attach(session, desk, task, me, form, stored, required=required,
-                        version=version, moment=moment)  # fmt: skip
-                version = None  # the attachments moved the version on; this request made them
+                if _attach(session, desk, task, me, form, stored, required=required,
+                           version=version, moment=moment):  # fmt: skip
+                    version = None  # the attachments moved the version on; this request did
             if chosen != Action.ATTACH_EVIDENCE:
                 data = READERS[chosen](session, form)
                 apply(session, task, chosen, me.person, moment, expected_version=version,
@@ -157,8 +157,11 @@ def _version(form: FormData) -> int | None:
 def _attach(
     session: Session, desk: Desk, task: Task, me: Viewer, form: FormData,
     stored: list[StoredFile], *, required: bool, version: int | None, moment: datetime,
-) -> None:  # fmt: skip
-    """Store each uploaded file and record it as evidence: all of them or, on error, none."""
+) -> int:  # fmt: skip
+    """Store each uploaded file and record it as evidence: all of them or, on error, none.
+
+    Returns how many were attached (the first one was checked against the page's version).
+    """
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
     if required and not files:
         raise BadInput("请选择要上传的佐证材料文件")
@@ -171,6 +174,7 @@ def _attach(
         apply(session, task, Action.ATTACH_EVIDENCE, me.person, moment, file=stored[-1],
               expected_version=version, description=description)  # fmt: skip
         version = None
+    return len(files)
 
 
 def _after_error(request: Request, task_id: int, error: RectifyError) -> Response:
