@@ -18,7 +18,6 @@ from models.calendar import load_calendar
 from models.db import make_engine, require_current_schema, transaction
 from models.directory import find_department, find_person
 from models.errors import BadInput, NotFound
-from models.evidence import EvidencePolicy
 from models.ledger import (
     Task,
 )
@@ -88,12 +87,6 @@ def load_task(session: Session, task_id: int) -> Task:
     if task is None:
         raise NotFound(f"找不到任务 {task_id}")
     return task
-
-
-def evidence_policy(current: Settings) -> EvidencePolicy:
-    return EvidencePolicy(
-        max_bytes=current.evidence_max_bytes, allowed_types=tuple(current.evidence_allowed_types)
-    )
 
 
 def print_json(data: Any) -> None:

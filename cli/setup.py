@@ -13,7 +13,6 @@ from cli.common import (
     JsonOption,
     console,
     engine_for,
-    evidence_policy,
     now,
     parse_choice,
     print_json,
@@ -49,7 +48,7 @@ def init(
         console.print(f"数据库已就绪：{_safe_url(current.db_url)}")
         if demo:
             with transaction(engine) as session:
-                result = load_demo(session, current.home, now(), evidence_policy(current))
+                result = load_demo(session, current.home, now(), current.evidence_policy)
             if result.created:
                 console.print(f"已载入演示台账：{result.tasks} 项整改任务")
             else:

@@ -19,7 +19,6 @@ from cli.common import (
     console,
     department_ref,
     departments_ref,
-    evidence_policy,
     load_task,
     now,
     parse_choice,
@@ -408,7 +407,7 @@ def _attach_all(
         if not path.is_file():
             raise BadInput(f"找不到文件：{path}")
         with path.open("rb") as source:
-            stored.append(store_file(current.home, source, path.name, evidence_policy(current)))
+            stored.append(store_file(current.home, source, path.name, current.evidence_policy))
         apply(session, task, Action.ATTACH_EVIDENCE, actor, now(), file=stored[-1], **data)
 
 

@@ -90,9 +90,9 @@ def is_demo_ledger(session: Session) -> bool:
 
 def load_demo(session: Session, home: Path, now: datetime, policy: EvidencePolicy) -> DemoResult:
     """Load the demo ledger once; loading it again changes nothing."""
-    notice = NOTICE.read_bytes()
-    if find_inspection_by_source(session, hashlib.sha256(notice).hexdigest()) is not None:
+    if is_demo_ledger(session):
         return DemoResult(created=False, tasks=0)
+    notice = NOTICE.read_bytes()
     # The ledger was set up before the scripted history below began.
     set_up = now - timedelta(days=SET_UP_DAYS_AGO)
     system = system_actor(session, set_up)

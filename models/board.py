@@ -4,7 +4,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from models.calendar import WorkCalendar
@@ -27,12 +27,11 @@ def board(session: Session, today: date, calendar: WorkCalendar) -> dict[str, An
         {"number": a.number, "title": a.title, "stages": by_area.get(a.id, {})}
         for a in session.exec(select(Area).order_by(Area.inspection_id, Area.number))
     ]
-    lights = {
-        lamp.value: session.exec(
-            select(func.count()).select_from(Task).where(light_where(lamp, today, calendar))
-        ).one()
-        for lamp in (Light.RED, Light.YELLOW, Light.GREEN)
-    }
+    lamps = (Light.RED, Light.YELLOW, Light.GREEN)
+    counts = session.exec(
+        select(*(func.count(case((light_where(lamp, today, calendar), 1))) for lamp in lamps))
+    ).one()
+    lights = {lamp.value: count for lamp, count in zip(lamps, counts, strict=True)}
     rebounds = session.exec(
         select(func.count(), func.coalesce(func.sum(Task.rebound_count), 0)).where(
             Task.rebound_count > 0

@@ -75,9 +75,10 @@ def light_where(lamp: Light, today: date, calendar: WorkCalendar = DEFAULT_CALEN
         return Task.stage.not_in([s.value for s in (*OPEN_STAGES, Stage.PENDING)])
     if lamp == Light.NONE:
         return or_(Task.stage == Stage.PENDING, and_(open_stage, not_(dated)))
-    bounds = {
-        Light.RED: Task.deadline < today,
-        Light.YELLOW: Task.deadline.between(today, last_yellow_day(today, calendar)),
-        Light.GREEN: Task.deadline > last_yellow_day(today, calendar),
-    }
-    return and_(open_stage, dated, bounds[lamp])
+    if lamp == Light.RED:
+        bound = Task.deadline < today
+    elif lamp == Light.YELLOW:
+        bound = Task.deadline.between(today, last_yellow_day(today, calendar))
+    else:
+        bound = Task.deadline > last_yellow_day(today, calendar)
+    return and_(open_stage, dated, bound)

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.evidence import EvidencePolicy
+
 DEFAULT_EVIDENCE_TYPES = [
     *("pdf", "ofd", "jpg", "jpeg", "png", "gif", "webp"),
     *("doc", "docx", "xls", "xlsx", "ppt", "pptx", "wps", "et", "txt", "zip", "mp4"),
@@ -58,6 +60,13 @@ class Settings(BaseSettings):
     mail_connections: int = Field(default=8, ge=1, le=32)  # SMTP connections in parallel
     # The local Prefect API that `rectify run` starts (its state under RECTIFY_HOME/prefect).
     prefect_port: int = Field(default=4200, ge=1, le=65535)
+
+    @property
+    def evidence_policy(self) -> EvidencePolicy:
+        """What an evidence upload may be, for every way files come in (CLI, desk, demo)."""
+        return EvidencePolicy(
+            max_bytes=self.evidence_max_bytes, allowed_types=tuple(self.evidence_allowed_types)
+        )
 
     @field_validator("evidence_allowed_types", mode="before")
     @classmethod

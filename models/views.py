@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from models.access import own_tasks, visible_tasks
@@ -216,19 +216,13 @@ def task_sheet(session: Session, task: Task, today: date, calendar: WorkCalendar
     people = dict(
         session.exec(select(Person.id, Person.name).where(Person.id.in_(mentioned))).all()
     )
+    supports = session.exec(
+        select(TaskSupport.department_id).where(TaskSupport.task_id == task.id)
+    ).all()
+    named = [*supports, task.lead_department_id]
     departments = dict(
-        session.exec(
-            select(Department.id, Department.name).where(
-                or_(
-                    Department.id == task.lead_department_id,
-                    Department.id.in_(
-                        select(TaskSupport.department_id).where(TaskSupport.task_id == task.id)
-                    ),
-                )
-            )
-        ).all()
+        session.exec(select(Department.id, Department.name).where(Department.id.in_(named))).all()
     )
-    supports = session.exec(select(TaskSupport.department_id).where(TaskSupport.task_id == task.id))
     events = session.exec(
         select(AuditEvent).where(AuditEvent.task_id == task.id).order_by(AuditEvent.seq)
     ).all()

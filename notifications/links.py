@@ -48,10 +48,6 @@ class LinkSigner:
     def __init__(self, secret: str) -> None:
         self._serializer = URLSafeTimedSerializer(secret, salt="rectify-mail-link")
 
-    @classmethod
-    def for_home(cls, home: Path) -> "LinkSigner":
-        return cls(load_secret(home))
-
     def token(self, person_id: int) -> str:
         return self._serializer.dumps(person_id)
 
@@ -67,4 +63,4 @@ class LinkSigner:
 @cache
 def signer_for(home: Path) -> LinkSigner:
     """The signer of a data folder, read once per process (a run composes many messages)."""
-    return LinkSigner.for_home(home)
+    return LinkSigner(load_secret(home))

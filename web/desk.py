@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,6 @@ from models.accounts import Account
 from models.calendar import SHANGHAI, WorkCalendar, load_calendar, local_date
 from models.db import transaction
 from models.errors import BadInput, ChangedMeanwhile, NotFound, RectifyError, Refused
-from models.evidence import EvidencePolicy
 from models.ledger import DEADLINE_CLASS_LABELS, DeadlineClass
 from models.lights import LIGHT_LABELS, Light
 from models.mail import MESSAGE_STATE_LABELS, MessageState
@@ -66,7 +66,7 @@ class Desk:
     writers: dict[str, LedgerWriter] = field(default_factory=dict)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    @property
+    @cached_property
     def links(self) -> LinkSigner:
         return LinkSigner(self.secret)
 
@@ -84,13 +84,6 @@ class Desk:
 
     def now(self) -> datetime:
         return self.clock()
-
-    @property
-    def evidence_policy(self) -> EvidencePolicy:
-        return EvidencePolicy(
-            max_bytes=self.settings.evidence_max_bytes,
-            allowed_types=tuple(self.settings.evidence_allowed_types),
-        )
 
 
 def desk_of(request: Request) -> Desk:
@@ -150,6 +143,26 @@ def viewer(request: Request, session: Session) -> Viewer:
         if person is not None and person.active:
             return Viewer(person, None, link_path=request.url.path)
     raise NotSignedIn
+
+
+def signed_in(request: Request, session: Session) -> Viewer:
+    """A full session (not a mail link's single page)."""
+    me = viewer(request, session)
+    if me.account is None:
+        raise NotSignedIn
+    return me
+
+
+@contextmanager
+def reading_as(
+    request: Request, roles: frozenset[Role] | None = None, what: str = ""
+) -> Iterator[tuple[Session, Viewer]]:
+    """A read-only page for someone signed in (holding one of `roles`, when given)."""
+    with desk_of(request).reading() as session:
+        me = signed_in(request, session)
+        if roles is not None:
+            require(me, roles, what)
+        yield session, me
 
 
 STATUS = ((NotFound, 404), (Forbidden, 403), (Refused, 403), (CsrfFailed, 403),

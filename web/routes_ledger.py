@@ -16,8 +16,7 @@ from models.lights import Light
 from models.stages import Stage
 from models.views import PER_PAGE, LedgerFilter, filter_choices, ledger_page
 from web.charts import board_charts
-from web.desk import desk_of, page, require, today_and_calendar
-from web.routes_tasks import signed_in
+from web.desk import desk_of, page, reading_as, today_and_calendar
 
 router = APIRouter()
 EXPORTS = {"ledger": "整改台账", "closed": "销号台账"}
@@ -53,9 +52,7 @@ def ledger(request: Request):
         campaign=_number(query.get("campaign"), "专项整治"),
     )
     number = _number(query.get("page"), "页码") or 1
-    with desk.reading() as session:
-        me = signed_in(request, session)
-        require(me, LEDGER_READERS, "整改台账")
+    with reading_as(request, LEDGER_READERS, "整改台账") as (session, me):
         today, calendar = today_and_calendar(session, desk.now())
         lines, total = ledger_page(session, me.person, wanted, today, calendar, number)
         kept = {k: v for k, v in query.items() if k != "page" and v}
@@ -72,9 +69,7 @@ def ledger(request: Request):
 @router.get("/ledger/export/{kind}.xlsx")
 def export(request: Request, kind: str) -> FileResponse:
     desk = desk_of(request)
-    with desk.reading() as session:
-        me = signed_in(request, session)
-        require(me, LEDGER_READERS, "整改台账导出")
+    with reading_as(request, LEDGER_READERS, "整改台账导出") as (session, _):
         writer = desk.writers.get(kind)
         if writer is None or kind not in EXPORTS:
             raise NotFound(f"没有这种导出：{kind}")
@@ -102,9 +97,7 @@ def _remove(folder: Path) -> None:
 @router.get("/board")
 def board_page(request: Request):
     desk = desk_of(request)
-    with desk.reading() as session:
-        me = signed_in(request, session)
-        require(me, LEDGER_READERS, "挂图作战")
+    with reading_as(request, LEDGER_READERS, "挂图作战") as (session, me):
         today, calendar = today_and_calendar(session, desk.now())
         figures = board(session, today, calendar)
         return page(request, "board.html", viewer=me, figures=figures, today=today,

@@ -16,8 +16,7 @@ from models.mail import OutboxBody, OutboxMessage
 from models.people import Person
 from models.records import LookbackReview, ReviewStatus
 from models.stages import OPEN_STAGES
-from web.desk import Viewer, desk_of, page
-from web.routes_tasks import signed_in
+from web.desk import Viewer, desk_of, page, reading_as
 
 router = APIRouter()
 MAIL_PAGE = 200
@@ -39,8 +38,7 @@ def _mail_query(me: Viewer):
 @router.get("/mail")
 def mail_list(request: Request):
     _captured_only(request)
-    with desk_of(request).reading() as session:
-        me = signed_in(request, session)
+    with reading_as(request) as (session, me):
         rows = session.exec(_mail_query(me).order_by(OutboxMessage.id.desc()).limit(MAIL_PAGE))
         return page(request, "mail.html", viewer=me, rows=list(rows), limit=MAIL_PAGE)
 
@@ -48,8 +46,7 @@ def mail_list(request: Request):
 @router.get("/mail/{message_id}")
 def mail_show(request: Request, message_id: int):
     _captured_only(request)
-    with desk_of(request).reading() as session:
-        me = signed_in(request, session)
+    with reading_as(request) as (session, me):
         row = session.exec(_mail_query(me).where(OutboxMessage.id == message_id)).first()
         if row is None:
             raise NotFound(f"找不到邮件 {message_id}")
@@ -59,8 +56,7 @@ def mail_show(request: Request, message_id: int):
 
 @router.get("/calendar")
 def calendar_page(request: Request):
-    with desk_of(request).reading() as session:
-        me = signed_in(request, session)
+    with reading_as(request) as (_, me):
         feed = f"{desk_of(request).settings.base_url.rstrip('/')}/feeds/{me.account.feed_key}.ics"
         return page(request, "calendar.html", viewer=me, feed=feed)
 

@@ -6,44 +6,34 @@ from models.access import LEDGER_READERS, LOOKBACK_ROLES, SIGNOFF_ROLES
 from models.dispatch_tables import DispatchRound
 from models.errors import NotFound
 from models.views import dispatch_requests, dispatch_rounds, lookback_queue, signoff_queue
-from web.desk import desk_of, page, require, today_and_calendar
-from web.routes_tasks import signed_in
+from web.desk import desk_of, page, reading_as, today_and_calendar
 
 router = APIRouter()
 
 
 @router.get("/signoffs")
 def signoffs(request: Request):
-    desk = desk_of(request)
-    with desk.reading() as session:
-        me = signed_in(request, session)
-        require(me, SIGNOFF_ROLES, "销号审核")
-        today, calendar = today_and_calendar(session, desk.now())
+    with reading_as(request, SIGNOFF_ROLES, "销号审核") as (session, me):
+        today, calendar = today_and_calendar(session, desk_of(request).now())
         lines = signoff_queue(session, me.person, today, calendar)
         return page(request, "signoffs.html", viewer=me, lines=lines)
 
 
 @router.get("/lookbacks")
 def lookbacks(request: Request):
-    with desk_of(request).reading() as session:
-        me = signed_in(request, session)
-        require(me, LOOKBACK_ROLES, "回头看")
+    with reading_as(request, LOOKBACK_ROLES, "回头看") as (session, me):
         return page(request, "lookbacks.html", viewer=me, rows=lookback_queue(session, me.person))
 
 
 @router.get("/dispatch")
 def rounds(request: Request):
-    with desk_of(request).reading() as session:
-        me = signed_in(request, session)
-        require(me, LEDGER_READERS, "调度")
+    with reading_as(request, LEDGER_READERS, "调度") as (session, me):
         return page(request, "dispatch.html", viewer=me, rounds=dispatch_rounds(session))
 
 
 @router.get("/dispatch/{round_id}")
 def one_round(request: Request, round_id: int):
-    with desk_of(request).reading() as session:
-        me = signed_in(request, session)
-        require(me, LEDGER_READERS, "调度")
+    with reading_as(request, LEDGER_READERS, "调度") as (session, me):
         found = session.get(DispatchRound, round_id)
         if found is None:
             raise NotFound(f"找不到第 {round_id} 号调度")

@@ -25,12 +25,13 @@ from web.desk import (
     CheckedForm,
     CsrfFailed,
     Desk,
-    NotSignedIn,
     Viewer,
     desk_of,
     field_text,
     flash,
     page,
+    reading_as,
+    signed_in,
     status_of,
     today_and_calendar,
     viewer,
@@ -41,20 +42,10 @@ MAX_FILES = 10
 PREVIEWABLE = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
 
 
-def signed_in(request: Request, session: Session) -> Viewer:
-    """A full session (not a mail link's single page)."""
-    me = viewer(request, session)
-    if me.account is None:
-        raise NotSignedIn
-    return me
-
-
 @router.get("/my")
 def my(request: Request):
-    desk = desk_of(request)
-    with desk.reading() as session:
-        me = signed_in(request, session)
-        today, calendar = today_and_calendar(session, desk.now())
+    with reading_as(request) as (session, me):
+        today, calendar = today_and_calendar(session, desk_of(request).now())
         lines = my_tasks(session, me.person, today, calendar)
         return page(request, "my.html", viewer=me, lines=lines, today=today)
 
@@ -168,7 +159,7 @@ def _attach(
     if len(files) > MAX_FILES:
         raise BadInput(f"一次最多上传 {MAX_FILES} 个文件")
     description = field_text(form, "description", limit=500) or None
-    policy = desk.evidence_policy
+    policy = desk.settings.evidence_policy
     for upload in files:
         stored.append(store_file(desk.settings.home, upload.file, upload.filename or "", policy))
         apply(session, task, Action.ATTACH_EVIDENCE, me.person, moment, file=stored[-1],
@@ -187,8 +178,7 @@ def _after_error(request: Request, task_id: int, error: RectifyError) -> Respons
 
 @router.get("/evidence/{evidence_id}")
 def evidence_file(request: Request, evidence_id: int, inline: bool = False) -> Response:
-    with desk_of(request).reading() as session:
-        me = signed_in(request, session)
+    with reading_as(request) as (session, me):
         item = session.get(Evidence, evidence_id)
         if item is None:
             raise NotFound(f"找不到佐证材料 {evidence_id}")
