@@ -99,7 +99,7 @@ def _say_where_to_look(current, prefect, next_runs: dict, started: float) -> Non
     say = console.print
     say(f"Rectify 已启动（用时 {time.monotonic() - started:.1f} 秒；按 Ctrl-C 停止）")
     say(f"  数据库：{current.db_url}", soft_wrap=True)
-    state = "" if prefect.healthy() else "；正在启动，首次需十几秒初始化"
+    state = "" if prefect.healthy() else "；正在启动，约需数秒"
     say(f"  Prefect：{prefect.ui_url}（各流程的运行记录与日志{state}）")
     if current.smtp_host:
         say(f"  邮件：经 {current.smtp_host}:{current.smtp_port_or_default} 发送")

@@ -20,6 +20,7 @@ from cli.common import (
     unit_of_work,
 )
 from flows.demo import load_demo
+from flows.local_prefect import seed_database
 from flows.people_file import read_people_file
 from models.db import transaction, upgrade
 from models.directory import find_person, import_people, system_actor
@@ -46,6 +47,8 @@ def init(
     try:
         upgrade(engine)
         console.print(f"数据库已就绪：{_safe_url(current.db_url)}")
+        if seed_database(current.home.resolve() / "prefect"):
+            console.print("本地 Prefect 数据库已就绪")
         if demo:
             with transaction(engine) as session:
                 result = load_demo(session, current.home, now(), current.evidence_policy)

@@ -196,6 +196,7 @@ def test_rectify_run_schedules_a_missed_flow_as_a_prefect_run_and_a_second_refus
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert init.returncode == 0, init.stderr
+    assert (home / "prefect" / "prefect.db").exists()  # migrated by init, not at first start
     # Rectify ran before and was down when deliver_outbox was due: it runs once at start.
     from models.db import make_engine
 
