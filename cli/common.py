@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from models.calendar import load_calendar
-from models.db import make_engine, require_current_schema, transaction
+from models.db import make_engine, refresh_statistics, require_current_schema, transaction
 from models.directory import find_department, find_person
 from models.errors import BadInput, NotFound
 from models.ledger import (
@@ -50,8 +50,11 @@ def engine_for(current: Settings) -> Engine:
 
 
 @contextmanager
-def unit_of_work(*, migrated: bool = True) -> Iterator[tuple[Session, Settings]]:
-    """One transaction on the configured database, committed only if the command succeeds."""
+def unit_of_work(
+    *, migrated: bool = True, grows_ledger: bool = False
+) -> Iterator[tuple[Session, Settings]]:
+    """One transaction on the configured database, committed only if the command succeeds;
+    a command that adds many rows (`grows_ledger`) refreshes the planner's statistics."""
     current = settings()
     engine = engine_for(current)
     try:
@@ -59,6 +62,8 @@ def unit_of_work(*, migrated: bool = True) -> Iterator[tuple[Session, Settings]]
             require_current_schema(engine)
         with transaction(engine) as session:
             yield session, current
+        if grows_ledger:
+            refresh_statistics(engine)
     finally:
         engine.dispose()
 

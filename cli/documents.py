@@ -50,7 +50,7 @@ def import_notice(
         notice = parse_notice(read_notice_file(file))
         result, created, inspection_id = notice_summary(notice), False, None
     else:
-        with unit_of_work() as (session, _):
+        with unit_of_work(grows_ledger=True) as (session, _):
             imported = import_notice_file(session, file, importer(session, actor_ref), now())
             result, created = notice_summary(imported.notice), imported.created
             inspection_id = imported.inspection.id
@@ -91,7 +91,7 @@ def import_ledger_command(
     inspection: InspectionOption = None,
 ) -> None:
     """按台账交办任务、调整责任人和时限；任何一行有误则全部不导入。"""
-    with unit_of_work() as (session, _):
+    with unit_of_work(grows_ledger=True) as (session, _):
         result = import_ledger(session, file, importer(session, actor_ref), now(), inspection)
     counts = (result.assigned, result.reassigned, result.unchanged)
     console.print("台账已导入：交办 {} 项，调整 {} 项，未变 {} 项".format(*counts))

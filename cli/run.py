@@ -1,5 +1,6 @@
 """`rectify run`: Rectify on one machine — the desk, the embedded scheduler, a local Prefect API."""
 
+import gc
 import os
 import signal
 import socket
@@ -17,7 +18,7 @@ from cli.common import console, engine_for, settings
 from cli.desk import desk_app
 from cli.flows import prepare_prefect, schedule_table
 from flows.demo import DEMO_PASSWORD, DEMO_SIGN_INS, is_demo_ledger
-from models.db import require_current_schema
+from models.db import refresh_statistics, require_current_schema
 from models.directory import find_person
 
 
@@ -32,6 +33,7 @@ def run(
     current = settings()
     engine = engine_for(current)
     require_current_schema(engine)
+    refresh_statistics(engine)
     prepare_prefect()
     from flows.local_prefect import LocalPrefect
     from flows.runner import EmbeddedScheduler, SchedulerBusy
@@ -52,7 +54,9 @@ def run(
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    desk = uvicorn.Server(uvicorn.Config(desk_app(current), log_level="warning", access_log=False))
+    app = desk_app(current)
+    settle_for_serving()
+    desk = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     serving = threading.Thread(target=desk.run, kwargs={"sockets": [listener]}, daemon=True)
     try:
         prefect.launch()
@@ -79,6 +83,19 @@ def run(
         prefect.stop()
         engine.dispose()
     console.print("Rectify 已停止。")
+
+
+def settle_for_serving() -> None:
+    """Fewer garbage collections in the long-running process that serves the desk.
+
+    With Python's defaults a full collection walked every object the desk had built up
+    (templates, SQLAlchemy's caches) every few hundred pages: 150-400 ms pauses that
+    were the slowest answers under load. What exists at start-up is frozen out of
+    collection, and the youngest generation is collected 30 times less often.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 100)
 
 
 def _await_prefect(prefect, started: float, stopping: threading.Event) -> None:

@@ -22,7 +22,7 @@ from cli.common import (
 from flows.demo import load_demo
 from flows.local_prefect import seed_database
 from flows.people_file import read_people_file
-from models.db import transaction, upgrade
+from models.db import refresh_statistics, transaction, upgrade
 from models.directory import find_person, import_people, system_actor
 from models.errors import BadInput, NotFound, RectifyError
 from models.intake import set_first_signer
@@ -52,6 +52,7 @@ def init(
         if demo:
             with transaction(engine) as session:
                 result = load_demo(session, current.home, now(), current.evidence_policy)
+            refresh_statistics(engine)
             if result.created:
                 console.print(f"已载入演示台账：{result.tasks} 项整改任务")
             else:

@@ -6,7 +6,7 @@ head of the lead department, look-back reviewer); the office and the leadership 
 the whole ledger. A task someone may not see is "not found" to them, so ids cannot be probed.
 """
 
-from sqlalchemy import ColumnElement, false, or_
+from sqlalchemy import ColumnElement, false, union
 from sqlmodel import Session, select
 
 from models.errors import NotFound
@@ -25,15 +25,20 @@ def reads_ledger(person: Person) -> bool:
 
 
 def own_tasks(person: Person) -> ColumnElement[bool]:
-    """The tasks a person stands in a relation to, as a WHERE clause."""
-    clauses = [
-        Task.officer_id == person.id,
-        Task.leader_id == person.id,
-        Task.id.in_(select(LookbackReview.task_id).where(LookbackReview.reviewer_id == person.id)),
+    """The tasks a person stands in a relation to, as a WHERE clause.
+
+    One IN over a UNION of ids, each part read from its own index: written as an OR of the
+    relations, PostgreSQL could not combine the indexes past the reviewer's subquery and read
+    all 100,000 tasks for every "my tasks" page (30 ms).
+    """
+    relations = [
+        select(Task.id).where(Task.officer_id == person.id),
+        select(Task.id).where(Task.leader_id == person.id),
+        select(LookbackReview.task_id).where(LookbackReview.reviewer_id == person.id),
     ]
     if person.heads_department and person.department_id is not None:
-        clauses.append(Task.lead_department_id == person.department_id)
-    return or_(*clauses)
+        relations.append(select(Task.id).where(Task.lead_department_id == person.department_id))
+    return Task.id.in_(union(*relations))
 
 
 def visible_tasks(person: Person) -> ColumnElement[bool]:

@@ -95,6 +95,7 @@ class WorkCalendar:
         self.notes: dict[date, str | None] = dict(notes or {})
         self.unknown_years: set[int] = set()
         self._answers: dict[date, bool] = {}
+        self._shifts: dict[tuple[date, int], date] = {}
 
     def is_working_day(self, day: date) -> bool:
         answer = self._answers.get(day)
@@ -132,6 +133,14 @@ class WorkCalendar:
             if self.is_working_day(day):
                 remaining -= 1
         return day
+
+    def shift_working_days(self, day: date, n: int) -> date:
+        """add_working_days, remembered: a list of lights asks the same question per row."""
+        key = (day, n)
+        shifted = self._shifts.get(key)
+        if shifted is None:
+            shifted = self._shifts[key] = self.add_working_days(day, n)
+        return shifted
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days d with start < d <= end (0 when end <= start)."""

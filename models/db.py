@@ -1,9 +1,11 @@
 """Engines, transactions and migrations, the same on SQLite and PostgreSQL."""
 
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -16,6 +18,14 @@ from sqlmodel import Session
 from models.errors import RectifyError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+# SQLite lets one writer in at a time and makes the others poll with growing sleeps (up to
+# 100 ms each): 20 approvals at once on the desk waited up to 9 s. Writers of one process
+# queue on a lock per database file instead, and go in the moment it is free. Other
+# processes still meet SQLite's own lock (busy_timeout).
+_file_locks: dict[str, threading.RLock] = {}
+_writer_locks: "WeakKeyDictionary[Engine, threading.RLock]" = WeakKeyDictionary()
 
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:
@@ -51,13 +61,18 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
         # Take the write lock up front: a deferred BEGIN fails under concurrency.
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
+    if not read_only:
+        _writer_locks[engine] = _file_locks.setdefault(str(engine.url), threading.RLock())
     return engine
 
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+    with (
+        _writer_locks.get(engine) or nullcontext(),
+        Session(engine, expire_on_commit=False) as session,
+    ):
         try:
             yield session
             session.commit()
@@ -92,6 +107,22 @@ def _alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine) -> None:
     """Create or upgrade every table; migrations are the only way the schema changes."""
     command.upgrade(_alembic_config(engine), "head")
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """ANALYZE a SQLite database, so its planner knows how selective each index is.
+
+    Without statistics SQLite guesses, and guessed wrong on the ledger's light filters:
+    it sorted 80,000 matching ids through an index instead of reading the table in order
+    (17 ms against 0.1 ms per page). A full ANALYZE of 100,000 tasks takes 0.2 s; it runs
+    when Rectify starts (`rectify run`) and after the ledger grows by an import. PostgreSQL
+    keeps its own statistics (autovacuum).
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        connection.commit()
 
 
 def head_revision() -> str | None:

@@ -56,15 +56,24 @@ def find_person(session: Session, ref: str) -> Person:
     return person
 
 
-def active_people_with(session: Session, role: Role) -> list[tuple[str, str]]:
-    """(e-mail or id, name) of everyone active holding a role, for a choice in a form."""
-    rows = session.exec(
-        select(Person)
+def active_people_with(
+    session: Session, role: Role, *, department_id: int | None = None, limit: int = 200
+) -> list[tuple[str, str]]:
+    """(e-mail or id, name) of active people holding a role, for a form's suggestions.
+
+    Suggestions, not the only choice (the form takes any name or e-mail): those of one
+    department when given, and never more than `limit`. A unit with 4,700 officers made
+    every task page of the office load and send them all.
+    """
+    query = (
+        select(Person.email, Person.id, Person.name)
         .join(PersonRole, PersonRole.person_id == Person.id)
         .where(PersonRole.role == role.value, Person.active)
-        .order_by(Person.name)
     )
-    return [(p.email or str(p.id), p.name) for p in rows]
+    if department_id is not None:
+        query = query.where(Person.department_id == department_id)
+    rows = session.exec(query.order_by(Person.name).limit(limit))
+    return [(email or str(person_id), name) for email, person_id, name in rows]
 
 
 def find_department(session: Session, name: str) -> Department:

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Integer, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel, String
 
 from models.stages import Stage
@@ -68,7 +68,12 @@ _task_version = Column("version", Integer, nullable=False, server_default="1")
 class Task(SQLModel, table=True):
     """One problem fed back (整改任务): who answers for it, by when, and where it stands."""
 
-    __table_args__ = (UniqueConstraint("area_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("area_id", "number"),
+        # Stage lookups, and the lights' filters (an open stage and a deadline range) counted
+        # from the index alone.
+        Index("ix_task_stage_deadline", "stage", "deadline", "deadline_class"),
+    )
     __mapper_args__ = {"version_id_col": _task_version}
 
     id: int | None = Field(default=None, primary_key=True)
@@ -76,7 +81,7 @@ class Task(SQLModel, table=True):
     area_id: int = Field(foreign_key="area.id", index=True)
     number: int
     title: str = Field(max_length=500)
-    stage: str = Field(default=Stage.PENDING, sa_type=String(20), index=True)
+    stage: str = Field(default=Stage.PENDING, sa_type=String(20))
     version: int = Field(default=1, sa_column=_task_version)
     leader_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     lead_department_id: int | None = Field(default=None, foreign_key="department.id", index=True)

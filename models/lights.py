@@ -54,17 +54,16 @@ def deadline_light(deadline: date, today: date, calendar: WorkCalendar = DEFAULT
     """The light of any dated duty (a task's deadline, a look-back's due day)."""
     if today > deadline:
         return Light.RED
-    if calendar.working_days_between(today, deadline) <= YELLOW_WITHIN_WORKING_DAYS:
+    if deadline <= last_yellow_day(today, calendar):
         return Light.YELLOW
     return Light.GREEN
 
 
 def last_yellow_day(today: date, calendar: WorkCalendar = DEFAULT_CALENDAR) -> date:
-    """The latest deadline that is still yellow today (the light is monotonic in the deadline)."""
-    day = today
-    while deadline_light(day + timedelta(days=1), today, calendar) != Light.GREEN:
-        day += timedelta(days=1)
-    return day
+    """The latest deadline that is still yellow today: the day before the first deadline with
+    more than YELLOW_WITHIN_WORKING_DAYS working days left. One calendar walk per day, not
+    one per task: a page of lights over a long horizon costs a comparison each."""
+    return calendar.shift_working_days(today, YELLOW_WITHIN_WORKING_DAYS + 1) - timedelta(days=1)
 
 
 def light_where(lamp: Light, today: date, calendar: WorkCalendar = DEFAULT_CALENDAR) -> Any:

@@ -1,9 +1,14 @@
 """Database helpers that behave the same on SQLite and PostgreSQL."""
 
-from sqlmodel import select
+import threading
+import time
 
-from models.db import IN_BATCH, among
-from models.people import Person
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, select
+
+from models.db import IN_BATCH, among, make_engine, refresh_statistics, transaction, upgrade
+from models.people import Department, Person
 
 
 def test_among_finds_exactly_the_listed_rows_however_many_there_are(session, now):
@@ -20,3 +25,85 @@ def test_among_finds_exactly_the_listed_rows_however_many_there_are(session, now
 
     assert sorted(found) == ids[::2]
     assert list(among(session, Person.id, [])) == []
+
+
+# --- SQLite: one writer at a time, queued in-process; the planner's statistics ---------------
+
+
+def test_writers_of_one_process_queue_for_a_sqlite_file_instead_of_failing_on_its_lock(tmp_path):
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    upgrade(make_engine(url))
+    holder, impatient = make_engine(url), make_engine(url)
+
+    @event.listens_for(impatient, "connect")
+    def _no_patience(dbapi_connection, _record):  # SQLite's own wait, switched off
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+    inside, outcome = threading.Event(), []
+
+    def hold_the_write_lock():
+        with transaction(holder) as session:
+            session.add(Department(name="先来的"))
+            session.flush()  # BEGIN IMMEDIATE taken: SQLite's write lock is held
+            inside.set()
+            time.sleep(0.3)
+
+    def write_meanwhile():
+        inside.wait()
+        try:
+            with transaction(impatient) as session:
+                session.add(Department(name="后到的"))
+            outcome.append("written")
+        except OperationalError as error:
+            outcome.append(str(error))
+
+    threads = [
+        threading.Thread(target=hold_the_write_lock),
+        threading.Thread(target=write_meanwhile),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert outcome == ["written"]  # it waited for the first writer, not for "database is locked"
+    with Session(holder) as session:
+        assert sorted(session.exec(select(Department.name))) == ["先来的", "后到的"]
+
+
+def test_readers_never_wait_for_a_writer(tmp_path):
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    upgrade(make_engine(url))
+    writer, reader = make_engine(url), make_engine(url, read_only=True)
+    inside, done, read = threading.Event(), threading.Event(), []
+
+    def hold():
+        with transaction(writer) as session:
+            session.add(Department(name="写入中"))
+            session.flush()
+            inside.set()
+            done.wait(timeout=30)
+
+    holding = threading.Thread(target=hold)
+    holding.start()
+    inside.wait()
+    looking = threading.Thread(target=lambda: read.append(_department_count(reader)), daemon=True)
+    looking.start()
+    looking.join(timeout=10)
+    done.set()
+    holding.join(timeout=30)
+    assert read == [0]  # read beside the open write, and saw only what was committed
+
+
+def _department_count(engine) -> int:
+    with transaction(engine) as session:
+        return len(session.exec(select(Department.id)).all())
+
+
+def test_statistics_are_refreshed_on_sqlite_and_left_to_postgresql(engine, session, now):
+    session.add_all(Person(name=f"人员{i}", created_at=now) for i in range(50))
+    session.commit()
+    refresh_statistics(engine)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            tables = connection.exec_driver_sql("SELECT DISTINCT tbl FROM sqlite_stat1").scalars()
+            assert "person" in set(tables)

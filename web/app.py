@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.db import make_engine
 from models.errors import RectifyError
@@ -28,6 +29,41 @@ from web.desk import (
 
 TASK_ACTION = re.compile(r"(/tasks/\d+)/")
 SESSION_MAX_AGE = 12 * 3600  # a working day; signing in again is cheap
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        b"script-src 'self'; frame-ancestors 'self'; form-action 'self'",
+    ),
+]
+
+
+class SecurityHeaders:
+    """Adds the headers every page needs unless the route set its own (an image preview sets
+    a stricter policy). Plain ASGI: a BaseHTTPMiddleware costs a task and a stream per
+    request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def create_app(
@@ -60,18 +96,7 @@ def create_app(
         https_only=settings.base_url.startswith("https://"),
     )
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-            "script-src 'self'; frame-ancestors 'self'; form-action 'self'",
-        )
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(NotSignedIn)
     async def _sign_in_first(request: Request, _exc: NotSignedIn):
