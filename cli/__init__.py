@@ -18,7 +18,7 @@ from cli.calendar import calendar_app
 from cli.common import errors
 from cli.desk import user_app
 from cli.documents import export_app, import_app
-from cli.flows import flow_app
+from cli.flows import deploy, flow_app
 from cli.ledger import audit_app, ledger_app
 from cli.mail import mail_app
 from cli.run import run
@@ -34,6 +34,7 @@ app = typer.Typer(
 )
 app.command()(init)
 app.command()(run)
+app.command()(deploy)
 app.add_typer(people_app, name="people")
 app.add_typer(user_app, name="user")
 app.add_typer(task_app, name="task")

@@ -112,3 +112,22 @@ def flow_run(
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         result = FLOWS[name](at=moment)
     console.print(json.dumps(result, ensure_ascii=False, default=str))
+
+
+def deploy(
+    pool: Annotated[
+        str, typer.Option("--pool", help="Prefect 工作池（process 类型；不存在则创建）")
+    ] = "rectify",
+) -> None:
+    """在 PREFECT_API_URL 所指的 Prefect 服务上为计划表中的每个流程注册部署（同一 cron 与时区）。"""
+    prepare_prefect()
+    from flows.deployments import deploy_schedule
+
+    deployed = deploy_schedule(pool)
+    table = Table(title=f"已注册的 Prefect 部署（工作池 {pool}）")
+    for column in ("流程", "计划（cron）", "时区", "部署编号"):
+        table.add_column(column)
+    for item in deployed:
+        table.add_row(item.name, item.cron, item.timezone, item.deployment_id)
+    console.print(table)
+    console.print(f"在运行流程的机器上启动 worker：prefect worker start --pool {pool}")
