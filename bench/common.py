@@ -3,6 +3,7 @@
 import random
 import resource
 import shutil
+import socket
 from pathlib import Path
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
@@ -18,15 +19,22 @@ def filler_text(rng: random.Random, length: int) -> str:
     return FILLER[start : start + length]
 
 
-def peak_mb() -> float:
-    """This process's peak resident memory. VmHWM, not ru_maxrss: on Linux ru_maxrss keeps
-    the high-water mark of the parent's memory across fork and exec."""
-    status = Path("/proc/self/status")
+def peak_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory (this one by default). VmHWM, not ru_maxrss: on Linux
+    ru_maxrss keeps the high-water mark of the parent's memory across fork and exec."""
+    status = Path(f"/proc/{pid}/status")
     if status.exists():
         for line in status.read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def free_port() -> int:
+    """A port free on loopback now (aiosmtpd and `rectify run --port` need a number)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class Databases:

@@ -61,7 +61,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Databases  # noqa: E402
+from bench.common import Databases, free_port, peak_mb  # noqa: E402
 from bench.reminders import NOW, OFFICE_ID, OFFICERS, build  # noqa: E402
 
 PASSWORD = "bench-desk-password"
@@ -180,19 +180,6 @@ def serve(url: str, home: str, port: int) -> None:
         server.run()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def server_peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 # --- the clients --------------------------------------------------------------------------
 
 
@@ -250,7 +237,7 @@ async def scenario(base: str, people: list[str], work) -> dict:
 
 def plan(url: str, requests: int, seed: int) -> dict:
     """Who asks for what: officers with their tasks, ledger queries, tasks to approve."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from models.db import make_engine
     from models.ledger import Area, Task
@@ -271,8 +258,6 @@ def plan(url: str, requests: int, seed: int) -> dict:
         waiting = rng.sample(list(waiting), 2 * CLIENTS * requests)  # two loads
         areas = db.execute(select(Area.id)).scalars().all()
         departments = db.execute(select(Department.id)).scalars().all()
-        signed_off = db.execute(select(func.count()).where(Task.stage == Stage.SIGNED_OFF))
-        signed_off = signed_off.scalar_one()
     engine.dispose()
     filters = {
         "area": lambda: rng.choice(areas),
@@ -291,7 +276,7 @@ def plan(url: str, requests: int, seed: int) -> dict:
         "office": [email[p] for p in OFFICE],
         "ledger": queries,
         "approve": waiting,
-        "signed_off": signed_off,
+        "signed_off": signed_off_now(url),
         "rng": rng,
     }
 
@@ -417,7 +402,7 @@ def main() -> None:
                 wait_for_port(port, server)
                 base = f"http://127.0.0.1:{port}"
                 results = asyncio.run(measure_loads(base, work, args.requests, args.think))
-                peak = server_peak_mb(server.pid)
+                peak = peak_mb(server.pid)
             finally:
                 server.send_signal(signal.SIGINT)
                 server.wait(timeout=30)

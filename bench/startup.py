@@ -13,7 +13,6 @@ Usage: .venv/bin/python bench/startup.py [--rounds 3]
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,16 +21,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from flows.local_prefect import template_path
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import free_port  # noqa: E402
+from flows.local_prefect import template_path  # noqa: E402
+
 TARGET_S = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def rectify(env: dict, *args: str, **kwargs) -> subprocess.Popen:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from cli.common import console, settings, unit_of_work
+from flows.schedule import WORK_POOL
 from models.calendar import SHANGHAI
 from models.errors import RectifyError
 
@@ -117,7 +118,7 @@ def flow_run(
 def deploy(
     pool: Annotated[
         str, typer.Option("--pool", help="Prefect 工作池（process 类型；不存在则创建）")
-    ] = "rectify",
+    ] = WORK_POOL,
 ) -> None:
     """在 PREFECT_API_URL 所指的 Prefect 服务上为计划表中的每个流程注册部署（同一 cron 与时区）。"""
     prepare_prefect()

@@ -15,10 +15,9 @@ from prefect.schedules import Cron
 from prefect.settings import PREFECT_API_URL
 
 from flows.jobs import FLOWS
-from flows.schedule import SCHEDULE
+from flows.schedule import SCHEDULE, WORK_POOL
 from models.errors import RectifyError
 
-WORK_POOL = "rectify"
 SOURCE = Path(__file__).resolve().parents[1]  # where `flows/jobs.py` is found
 
 

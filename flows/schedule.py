@@ -14,6 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 from models.reminders import DEFAULT_POLICY
 
 SHANGHAI = "Asia/Shanghai"
+WORK_POOL = "rectify"  # the Prefect process work pool of the scaled path (`rectify deploy`)
 
 
 @dataclass(frozen=True)

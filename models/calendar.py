@@ -125,21 +125,18 @@ class WorkCalendar:
         )
 
     def add_working_days(self, day: date, n: int) -> date:
-        """The n-th working day after `day` (n > 0) or before it (n < 0), `day` excluded."""
-        step = timedelta(days=1 if n >= 0 else -1)
-        remaining = abs(n)
-        while remaining:
-            day += step
-            if self.is_working_day(day):
-                remaining -= 1
-        return day
+        """The n-th working day after `day` (n > 0) or before it (n < 0), `day` excluded.
 
-    def shift_working_days(self, day: date, n: int) -> date:
-        """add_working_days, remembered: a list of lights asks the same question per row."""
+        Remembered like the days: a page of lights asks the same question once per row."""
         key = (day, n)
         shifted = self._shifts.get(key)
         if shifted is None:
-            shifted = self._shifts[key] = self.add_working_days(day, n)
+            step, remaining, shifted = timedelta(days=1 if n >= 0 else -1), abs(n), day
+            while remaining:
+                shifted += step
+                if self.is_working_day(shifted):
+                    remaining -= 1
+            self._shifts[key] = shifted
         return shifted
 
     def working_days_between(self, start: date, end: date) -> int:

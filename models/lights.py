@@ -63,7 +63,7 @@ def last_yellow_day(today: date, calendar: WorkCalendar = DEFAULT_CALENDAR) -> d
     """The latest deadline that is still yellow today: the day before the first deadline with
     more than YELLOW_WITHIN_WORKING_DAYS working days left. One calendar walk per day, not
     one per task: a page of lights over a long horizon costs a comparison each."""
-    return calendar.shift_working_days(today, YELLOW_WITHIN_WORKING_DAYS + 1) - timedelta(days=1)
+    return calendar.add_working_days(today, YELLOW_WITHIN_WORKING_DAYS + 1) - timedelta(days=1)
 
 
 def light_where(lamp: Light, today: date, calendar: WorkCalendar = DEFAULT_CALENDAR) -> Any:

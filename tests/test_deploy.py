@@ -3,7 +3,6 @@ table, with the same cron and zone, in a process work pool; again, and nothing d
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -13,14 +12,9 @@ import pytest
 
 from flows.local_prefect import LocalPrefect
 from flows.schedule import SCHEDULE
+from tests.test_delivery import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

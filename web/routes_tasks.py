@@ -85,7 +85,7 @@ def _render_task(
     if Action.OPEN_LOOKBACK in actions:
         choices["reviewers"] = [(p.email or str(p.id), p.name) for p in reviewer_pool(session)]
     if Action.ASSIGN in actions or Action.REASSIGN in actions:
-        near = task.lead_department_id  # suggest the lead department's people first
+        near = task.lead_department_id  # suggested: its people; anyone else may be typed
         choices["officers"] = active_people_with(session, Role.OFFICER, department_id=near)
         choices["leaders"] = active_people_with(session, Role.LEADER, department_id=near)
         choices["departments"] = list(
