@@ -21,11 +21,12 @@ demo: install
 	$(BIN)/rectify ledger summary
 	$(BIN)/rectify run
 
-## test: install what the tests need (PostgreSQL, LibreOffice, Chromium), lint, and run the suite on SQLite and PostgreSQL
+## test: install what the tests need (PostgreSQL, LibreOffice, Chromium, docker compose), lint, and run the suite on SQLite and PostgreSQL
 test: install-test
 	bash deploy/postgres-for-tests.sh
 	bash deploy/office-tools-for-tests.sh
 	bash deploy/chromium-for-tests.sh
+	bash deploy/compose-for-tests.sh
 	$(MAKE) lint
 	$(BIN)/pytest
 

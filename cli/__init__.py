@@ -22,6 +22,7 @@ from cli.flows import deploy, flow_app
 from cli.ledger import audit_app, ledger_app
 from cli.mail import mail_app
 from cli.run import run
+from cli.serve import serve
 from cli.setup import init, inspection_app, people_app
 from cli.tasks import task_app
 from models.errors import RectifyError
@@ -35,6 +36,7 @@ app = typer.Typer(
 app.command()(init)
 app.command()(run)
 app.command()(deploy)
+app.command()(serve)
 app.add_typer(people_app, name="people")
 app.add_typer(user_app, name="user")
 app.add_typer(task_app, name="task")
