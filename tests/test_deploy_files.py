@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 from importlib.metadata import version
-from pathlib import Path
 
 import pytest
 
