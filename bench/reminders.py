@@ -155,18 +155,25 @@ def sink(port: int) -> None:
     class Counter:
         messages = 0
         size = 0
+        first = last = None  # time.monotonic() of the first and the last message: one clock
+        # for every process of the machine, so a benchmark can time senders it did not start
 
         async def handle_DATA(self, server, session, envelope):
             self.messages += 1
             self.size += len(envelope.content)
+            self.last = time.monotonic()
+            self.first = self.first or self.last
             return "250 OK"
 
     counter = Counter()
     controller = Controller(counter, hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)
-    for _ in sys.stdin:
-        print(json.dumps({"messages": counter.messages, "bytes": counter.size}), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "reset":  # a new round: first and last start again
+            counter.first = counter.last = None
+        reading = {"messages": counter.messages, "bytes": counter.size}
+        print(json.dumps(reading | {"first": counter.first, "last": counter.last}), flush=True)
     controller.stop()
 
 
@@ -183,10 +190,15 @@ class Sink:
         )
         assert self.process.stdout.readline().strip() == "ready"
 
-    def count(self) -> int:
-        self.process.stdin.write("\n")
+    def reading(self, *, reset: bool = False) -> dict:
+        """Messages and bytes so far, and when the first and the last arrived (since the
+        last reset)."""
+        self.process.stdin.write("reset\n" if reset else "\n")
         self.process.stdin.flush()
-        return json.loads(self.process.stdout.readline())["messages"]
+        return json.loads(self.process.stdout.readline())
+
+    def count(self) -> int:
+        return self.reading()["messages"]
 
     def stop(self) -> None:
         self.process.stdin.close()

@@ -61,6 +61,7 @@ def run(
     try:
         prefect.launch()
         os.environ["PREFECT_API_URL"] = prefect.api_url
+        os.environ["RECTIFY_PREFECT_EVENTS"] = "false"  # the local API runs no event services
         scheduler.start()
         serving.start()
         _say_where_to_look(current, prefect, scheduler.next_runs(), started)

@@ -7,23 +7,71 @@ flow as if at that moment; without it the flow runs at the current time.
 """
 
 import gc
+import os
+import socket
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.settings import PREFECT_API_KEY, PREFECT_API_URL
+from sqlalchemy import Engine
 
 from flows.dispatch import chase_and_close, open_due_rounds, sweep_lookbacks
+from flows.prefect_events import EventsReport, post_stage_events
 from flows.reminders import notify_events, plan_day
-from models.db import make_engine
+from models import lease
+from models.db import make_engine, require_current_schema, transaction
 from models.settings import Settings
 from notifications.delivery import deliver_due
+
+JOB_LEASE = timedelta(minutes=30)  # a run that died frees its job after this
 
 
 def _moment(at: datetime | None) -> datetime:
     return at if at is not None else datetime.now(UTC)
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Engine]:
+    """The configured database, refused unless `rectify init` brought it up to date: a
+    worker of a newer version never writes into an older schema (nor the reverse)."""
+    engine = make_engine(settings.db_url)
+    try:
+        require_current_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _alone(engine: Engine, job: str) -> Iterator[bool]:
+    """True while this run is the only one of `job` on the database; False when another
+    run (another worker, or a run started by hand) holds it.
+
+    What a job writes is protected by unique keys and version checks anyway; this spares the
+    second of two simultaneous runs a failed run (a refused duplicate round, a look-back
+    changed meanwhile). The lease is taken on the wall clock, whatever `at` the run has.
+    """
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    name = f"job:{job}"
+    with transaction(engine) as session:
+        taken = lease.acquire(session, holder, datetime.now(UTC), name=name, ttl=JOB_LEASE)
+    if not taken:
+        get_run_logger().info("%s 已有一次运行正在进行，本次不重复执行", job)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with transaction(engine) as session:
+            lease.release(session, holder, name=name)
+
+
+SKIPPED = {"skipped": "已有一次运行正在进行"}
 
 
 @contextmanager
@@ -42,12 +90,11 @@ def _older_objects_set_aside() -> Iterator[None]:
 def deadline_reminders(at: datetime | None = None) -> dict[str, Any]:
     """Plan the day's digests (one per person) into the outbox; nothing on days off."""
     settings, now = Settings(), _moment(at)
-    engine = make_engine(settings.db_url)
-    try:
+    with _database(settings) as engine, _alone(engine, "deadline_reminders") as alone:
+        if not alone:
+            return SKIPPED
         with _older_objects_set_aside():
             report = plan_day(engine, now, settings)
-    finally:
-        engine.dispose()
     logger = get_run_logger()
     for warning in report.warnings:
         logger.warning(warning)
@@ -59,15 +106,17 @@ def deadline_reminders(at: datetime | None = None) -> dict[str, Any]:
 
 @flow(name="deliver_outbox", log_prints=False)
 def deliver_outbox(at: datetime | None = None) -> dict[str, Any]:
-    """Turn new audit events into messages, then send everything that is due."""
+    """Turn new audit events into messages (and Prefect events), then send what is due.
+
+    Several runs at once share the work (each message is claimed by one of them)."""
     settings, now = Settings(), _moment(at)
-    engine = make_engine(settings.db_url)
-    try:
-        with _older_objects_set_aside():
-            events = notify_events(engine, now, settings)
-            delivery = deliver_due(engine, now, settings)
-    finally:
-        engine.dispose()
+    with _database(settings) as engine, _older_objects_set_aside():
+        events = notify_events(engine, now, settings)
+        posted = EventsReport()
+        if settings.prefect_events:
+            posted = post_stage_events(engine, now, PREFECT_API_URL.value(),
+                                       PREFECT_API_KEY.value())  # fmt: skip
+        delivery = deliver_due(engine, now, settings)
     logger = get_run_logger()
     logger.info(
         "事件 %s 条，新消息 %s 封；发送 %s，重试 %s，失败 %s",
@@ -77,20 +126,23 @@ def deliver_outbox(at: datetime | None = None) -> dict[str, Any]:
         delivery.retried,
         delivery.failed,
     )
-    if delivery.problem:
-        logger.warning(delivery.problem)
-    return {"events": asdict(events), "delivery": asdict(delivery)}
+    if posted.posted:
+        logger.info("Prefect 事件 %s 条", posted.posted)
+    for problem in (delivery.problem, posted.problem):
+        if problem:
+            logger.warning(problem)
+    return {"events": asdict(events), "prefect_events": asdict(posted),
+            "delivery": asdict(delivery)}  # fmt: skip
 
 
 @flow(name="quarterly_dispatch", log_prints=False)
 def quarterly_dispatch(at: datetime | None = None) -> dict[str, Any]:
     """Open the quarter's dispatch round (first working day, 09:00) and ask every officer."""
     settings, now = Settings(), _moment(at)
-    engine = make_engine(settings.db_url)
-    try:
+    with _database(settings) as engine, _alone(engine, "quarterly_dispatch") as alone:
+        if not alone:
+            return SKIPPED
         report = open_due_rounds(engine, now, settings)
-    finally:
-        engine.dispose()
     if report.opened:
         get_run_logger().info(
             "开启%s，涉及任务 %s 项，发出 %s 封", "、".join(report.opened), report.requested,
@@ -103,11 +155,10 @@ def quarterly_dispatch(at: datetime | None = None) -> dict[str, Any]:
 def dispatch_chasers(at: datetime | None = None) -> dict[str, Any]:
     """Chase unanswered dispatch requests; on the closing day escalate, close and report."""
     settings, now = Settings(), _moment(at)
-    engine = make_engine(settings.db_url)
-    try:
+    with _database(settings) as engine, _alone(engine, "dispatch_chasers") as alone:
+        if not alone:
+            return SKIPPED
         report = chase_and_close(engine, now, settings)
-    finally:
-        engine.dispose()
     logger = get_run_logger()
     if report.chased:
         logger.info("催报 %s 项任务", report.chased)
@@ -120,11 +171,10 @@ def dispatch_chasers(at: datetime | None = None) -> dict[str, Any]:
 def lookback_sweep(at: datetime | None = None) -> dict[str, Any]:
     """Open the look-backs due (signed off 3 months ago or more), reviewers in turn."""
     settings, now = Settings(), _moment(at)
-    engine = make_engine(settings.db_url)
-    try:
+    with _database(settings) as engine, _alone(engine, "lookback_sweep") as alone:
+        if not alone:
+            return SKIPPED
         report = sweep_lookbacks(engine, now)
-    finally:
-        engine.dispose()
     logger = get_run_logger()
     for problem in report.unassigned:
         logger.warning("回头看未能启动：%s", problem)

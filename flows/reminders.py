@@ -16,10 +16,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from models.audit import AuditEvent
+from models.audit_feed import mark_read, unread
 from models.calendar import load_calendar, local_date
 from models.db import among, transaction
 from models.ledger import Area, Task
-from models.mail import EventCursor
 from models.people import Person
 from models.reminders import (
     DEFAULT_POLICY,
@@ -170,24 +170,13 @@ def notify_events(engine: Engine, now: datetime, settings: Settings) -> EventRep
     report = EventReport()
     while True:
         with transaction(engine) as session:
-            cursor = session.get(EventCursor, EVENT_CURSOR) or EventCursor(
-                name=EVENT_CURSOR, last_event_id=0, updated_at=now
-            )
-            events = list(
-                session.exec(
-                    select(AuditEvent)
-                    .where(AuditEvent.id > cursor.last_event_id, AuditEvent.task_id.is_not(None))
-                    .order_by(AuditEvent.id)
-                    .limit(EVENT_BATCH)
-                )
-            )
+            cursor, events = unread(session, EVENT_CURSOR, now, EVENT_BATCH)
+            if events:
+                report.events += len(events)
+                _enqueue_events(session, events, now, settings, report)
+            mark_read(session, cursor, events, now)
             if not events:
-                session.add(cursor)
                 return report
-            report.events += len(events)
-            _enqueue_events(session, events, now, settings, report)
-            cursor.last_event_id, cursor.updated_at = events[-1].id, now
-            session.add(cursor)
 
 
 def _enqueue_events(

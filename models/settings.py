@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     mail_connections: int = Field(default=8, ge=1, le=32)  # SMTP connections in parallel
     # The local Prefect API that `rectify run` starts (its state under RECTIFY_HOME/prefect).
     prefect_port: int = Field(default=4200, ge=1, le=65535)
+    # Post every workflow action as a Prefect event (rectify.task.approved, …) when a
+    # Prefect API is configured. `rectify run` turns it off: its local API keeps no events.
+    prefect_events: bool = True
 
     @property
     def evidence_policy(self) -> EvidencePolicy:

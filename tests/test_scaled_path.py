@@ -3,10 +3,12 @@ real process workers running the deployed flows against Rectify on PostgreSQL, a
 aiosmtpd server on loopback receiving what they send."""
 
 import asyncio
+import json
 import re
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta
 from datetime import time as clock
@@ -15,10 +17,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
+from flows.prefect_events import event_name
+from models.audit import AuditEvent
 from models.calendar import load_calendar, local_date
 from models.db import make_engine, transaction
+from models.dispatch_tables import DispatchRequest, DispatchRound
 from models.mail import MessageState, OutboxMessage
 from models.people import Person
+from models.stages import Action
 from notifications.message import message_id
 from notifications.outbox import LEASE, Draft, enqueue_many
 from notifications.render import Rendered
@@ -28,6 +34,7 @@ from tests.scaled_harness import (
     PrefectServer,
     Worker,
     clean_environment,
+    post,
     postgres_database,
     run_logs,
     start_run,
@@ -229,3 +236,54 @@ def test_a_worker_killed_mid_delivery_another_finishes_and_nothing_is_lost(scale
     assert sent_by(scaled.api, finishing) == len(left)
     assert {row.state for row in outbox(scaled.engine)} == {MessageState.SENT}
     assert run != finishing
+
+
+def prefect_events(api: str, prefix: str) -> list[dict]:
+    """Every event Prefect keeps whose name starts with `prefix`, from all time."""
+    answer = post(api, "/events/filter", {
+        "filter": {"event": {"prefix": [prefix]},
+                   "occurred": {"since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}},
+        "limit": 50,
+    })  # fmt: skip
+    events = answer["events"]
+    while answer.get("next_page"):
+        with urllib.request.urlopen(answer["next_page"], timeout=10) as page:
+            answer = json.loads(page.read())
+        events += answer["events"]
+    return events
+
+
+def test_every_workflow_action_reaches_prefect_once_as_an_event(scaled):
+    with Session(scaled.engine) as session:
+        actions = session.exec(select(AuditEvent).where(AuditEvent.task_id.is_not(None))).all()
+    wanted = Counter(event_name(e.action) for e in actions if event_name(e.action))
+    assert wanted["rectify.task.approved"] > 0  # the demo ledger has sign-offs
+
+    at = datetime.now(SHANGHAI).isoformat()
+    for _ in range(2):  # the second run finds nothing new to post
+        assert wait_final(scaled.api, start_run(scaled.api, "deliver_outbox", at=at)) == "COMPLETED"
+    deadline = time.monotonic() + 60  # Prefect stores what it accepted a moment later
+    while Counter(e["event"] for e in prefect_events(scaled.api, "rectify.task.")) != wanted:
+        assert time.monotonic() < deadline, "not every action reached Prefect"
+        time.sleep(1)
+    approved = prefect_events(scaled.api, "rectify.task.approved")
+    approved_tasks = {e.task_id for e in actions if e.action == Action.APPROVE}
+    assert {int(e["resource"]["prefect.resource.id"].rsplit(".", 1)[1]) for e in approved} == (
+        approved_tasks
+    )
+    time.sleep(3)
+    assert len(prefect_events(scaled.api, "rectify.task.")) == sum(wanted.values())
+
+
+def test_two_dispatch_runs_at_once_open_the_quarter_s_round_once(scaled):
+    at = datetime(2026, 10, 8, 9, 0, tzinfo=SHANGHAI).isoformat()  # after National Day
+    runs = [start_run(scaled.api, "quarterly_dispatch", at=at) for _ in range(2)]
+    assert [wait_final(scaled.api, run) for run in runs] == ["COMPLETED", "COMPLETED"]
+    with Session(scaled.engine) as session:
+        [opened] = session.exec(select(DispatchRound)).all()
+        asked = session.exec(
+            select(DispatchRequest.officer_id).where(DispatchRequest.round_id == opened.id)
+        ).all()
+    assert opened.title == "2026年第四季度调度" and asked
+    requests = [r for r in outbox(scaled.engine) if r.key.startswith("dispatch_request:")]
+    assert sorted(r.person_id for r in requests) == sorted(set(asked))  # one each, once

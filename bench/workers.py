@@ -1,0 +1,371 @@
+"""Benchmark: outbox delivery by 1, 2 and 4 Prefect workers on one PostgreSQL, beside the ceiling.
+
+    .venv/bin/python bench/workers.py                       # 20,000 messages a run, 3 rounds
+    .venv/bin/python bench/workers.py --messages 5000 --rounds 1 --workers 1,2   # quicker
+
+Issue 7. The scaled path for real, on loopback: a Prefect server keeping its state in
+PostgreSQL (its scheduler off: the benchmark starts the runs), Rectify's database on the same
+PostgreSQL, `rectify deploy`, and as many process workers (`prefect worker start --limit 1`)
+as the widest row. One aiosmtpd sink in its own process (accepts everything, counts), the
+same one bench/reminders.py uses. Each round and each width, on a fresh outbox of
+`--messages` digests of 3.8 KB (an officer's typical digest, text + HTML), for 50 people:
+
+  ceiling   — raw aiosmtplib `sendmail` of the very rows enqueued (serialised up front,
+              untimed) over 8 reused connections, in one process: the transport alone
+  N workers — N runs of the deliver_outbox deployment created at once; each worker takes
+              one (limit 1) and sends over 8 connections, all claiming from one outbox
+
+For the workers two clocks are read: "sending" from the sink's first to its last message
+(what the target compares with the ceiling), and "end to end" from the runs' creation to
+the last message (adds each flow run's process start, Prefect's and Rectify's imports).
+Machine CPU (/proc/stat) over the sending window, and each part's share of it (the sink,
+PostgreSQL, the flow runs, the Prefect server and workers) say what caps the rate. Times are
+printed, never asserted; BENCHMARKS.md keeps the numbers.
+"""
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import FILLER, free_port
+from bench.reminders import Sink
+from tests.scaled_harness import (
+    ROOT,
+    PrefectServer,
+    Worker,
+    clean_environment,
+    descendants,
+    postgres_database,
+    start_run,
+    wait_final,
+)
+
+CONNECTIONS = 8
+PEOPLE = 50
+TICK = 0.25  # how often the sink's count and the processes' CPU are read
+
+
+def rectify(env: dict, *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-c", "import cli; cli.entry()", *args],
+        env=env, cwd=ROOT, check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+
+
+def fill(url: str, count: int, now: datetime) -> None:
+    """An empty outbox, then `count` digests of about 3.8 KB due at `now` (untimed)."""
+    from sqlalchemy import delete
+    from sqlmodel import select
+
+    from models.db import make_engine, transaction
+    from models.mail import OutboxAttachment, OutboxBody, OutboxMessage
+    from models.people import Person
+    from notifications.outbox import Draft, enqueue_many
+    from notifications.render import Rendered
+
+    rng = random.Random(7)
+    engine = make_engine(url)
+    with transaction(engine) as session:
+        for table in (OutboxAttachment, OutboxBody, OutboxMessage):
+            session.exec(delete(table))
+        if not session.exec(select(Person.id).limit(1)).first():
+            session.add_all(
+                Person(name=f"人员{i}", email=f"p{i}@example.cn", created_at=now)
+                for i in range(PEOPLE)
+            )
+            session.flush()
+        people = list(session.exec(select(Person).order_by(Person.id)))
+        tag = now.strftime("%H%M%S%f")
+        drafts = []
+        for i in range(count):
+            items = "".join(f"{n}. {FILLER[rng.randrange(40) :][:60]}\n" for n in range(18))
+            html = "".join(f"<li>{FILLER[rng.randrange(40) :][:60]}</li>" for _ in range(18))
+            rendered = Rendered(f"【整改提醒】第 {i} 封", f"同志：\n{items}", f"<ol>{html}</ol>")
+            drafts.append(Draft(f"bench:{tag}:{i}", "digest", people[i % PEOPLE], rendered, now))
+        enqueue_many(session, drafts, now)
+    engine.dispose()
+    with psycopg.connect(url, autocommit=True) as database:  # no autovacuum while measured
+        database.execute("VACUUM ANALYZE outbox_message, outbox_body, outbox_attachment")
+
+
+class Cpu:
+    """CPU time used by the machine, and by each process, sampled every TICK: a process that
+    ends keeps its last reading."""
+
+    def __init__(self) -> None:
+        self.last: dict[int, tuple[str, float]] = {}
+        self.ticks = 100  # os.sysconf("SC_CLK_TCK") on Linux
+
+    @staticmethod
+    def machine() -> tuple[float, float]:
+        """(busy, total) jiffies over all cores."""
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields) - idle, sum(fields)
+
+    def sample(self, groups: dict[int, str]) -> None:
+        for pid, group in groups.items():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            self.last[pid] = (group, (int(fields[11]) + int(fields[12])) / self.ticks)
+
+    def by_group(self, since: dict[int, tuple[str, float]]) -> dict[str, float]:
+        used: dict[str, float] = defaultdict(float)
+        for pid, (group, seconds) in self.last.items():
+            used[group] += seconds - since.get(pid, (group, 0.0))[1]
+        return used
+
+
+def process_groups(sink: Sink, server: PrefectServer, workers: list[Worker]) -> dict[int, str]:
+    groups = {sink.process.pid: "sink"}
+    for pid in [server.process.pid, *descendants(server.process.pid)]:
+        groups[pid] = "prefect server"
+    for worker in workers:
+        groups[worker.process.pid] = "workers (idle polling)"
+        for pid in descendants(worker.process.pid):
+            groups[pid] = "flow runs (Rectify delivery)"
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().strip() == "postgres":
+                groups[int(stat.parent.name)] = "postgresql"
+        except OSError:
+            continue
+    return groups
+
+
+def workers_round(
+    api: str, url: str, sink: Sink, server: PrefectServer, workers: list[Worker], n: int, m: int
+) -> dict:
+    now = datetime.now(UTC)
+    fill(url, m, now)
+    before = sink.reading(reset=True)["messages"]
+    cpu, groups = Cpu(), None
+    created_at = time.monotonic()
+    runs = [start_run(api, "deliver_outbox", at=now.isoformat()) for _ in range(n)]
+    while True:
+        time.sleep(TICK)
+        reading = sink.reading()
+        count = reading["messages"] - before
+        if groups is None and count > 0:  # the flow runs have started: who is who, once
+            groups = process_groups(sink, server, workers)
+            machine_start = Cpu.machine()
+            cpu.sample(groups)
+            start_cpu = dict(cpu.last)
+        elif groups is not None:
+            cpu.sample(groups)
+        if count >= m:
+            machine_end = Cpu.machine()
+            break
+        if time.monotonic() - created_at > 600:
+            raise SystemExit(f"{n} workers: only {count} of {m} messages after 600 s")
+    states = [wait_final(api, run) for run in runs]
+    if states != ["COMPLETED"] * n:
+        raise SystemExit(f"{n} workers: runs ended {states}")
+    first, last = reading["first"], reading["last"]
+    busy = machine_end[0] - machine_start[0]
+    total = machine_end[1] - machine_start[1]
+    window = last - first
+    return {
+        "messages": m,
+        "sending": window,
+        "end_to_end": last - created_at,
+        "cores_busy": 2 * busy / total if total else 0.0,
+        "shares": {g: s / window for g, s in cpu.by_group(start_cpu).items()},
+    }
+
+
+def ceiling_round(url: str, sink: Sink, m: int, processes: int) -> dict:
+    """Raw aiosmtplib from `processes` processes at once, each a share of the rows, built up
+    front and released together; timed by the sink, like the workers."""
+    fill(url, m, datetime.now(UTC))
+    child = [sys.executable, __file__, "--ceiling-child", url, str(sink.port)]
+    senders = [
+        subprocess.Popen(
+            [*child, str(part), str(processes)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for part in range(processes)
+    ]
+    for sender in senders:  # each has built its messages
+        assert sender.stdout.readline().strip() == "ready"
+    before = sink.reading(reset=True)["messages"]
+    for sender in senders:
+        sender.stdin.write("go\n")
+        sender.stdin.flush()
+    sent = sum(int(sender.stdout.readline()) for sender in senders)
+    for sender in senders:
+        sender.wait(timeout=60)
+    reading = sink.reading()
+    assert sent == m == reading["messages"] - before
+    return {"messages": m, "sending": reading["last"] - reading["first"]}
+
+
+def ceiling_child(url: str, port: int, part: int, parts: int) -> None:
+    """One ceiling sender: its share of the pending rows as wire bytes, then `sendmail` over
+    CONNECTIONS reused connections once told to go."""
+    import asyncio
+    from collections import deque
+
+    import aiosmtplib
+    from sqlmodel import Session, select
+
+    from models.db import make_engine
+    from models.mail import OutboxBody, OutboxMessage
+    from notifications.message import email_bytes
+
+    engine = make_engine(url)
+    messages: deque = deque()
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(OutboxMessage, OutboxBody)
+            .join(OutboxBody, OutboxBody.message_id == OutboxMessage.id)
+            .where(OutboxMessage.id % parts == part)
+        )
+        for row, body in rows:
+            data = email_bytes(row, body, sender="Rectify <rectify@localhost>",
+                               domain="localhost", now=now)  # fmt: skip
+            messages.append((row.to_address, data))
+    engine.dispose()
+
+    async def connection() -> int:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, local_hostname="localhost")
+        await client.connect()
+        sent = 0
+        while messages:
+            to, data = messages.popleft()
+            await client.sendmail("rectify@localhost", [to], data)
+            sent += 1
+        await client.quit()
+        return sent
+
+    async def send() -> int:
+        return sum(await asyncio.gather(*(connection() for _ in range(CONNECTIONS))))
+
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print(asyncio.run(send()), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", default="1,2,4", help="the widths to measure")
+    parser.add_argument(
+        "--postgres", default="postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+    )
+    parser.add_argument("--ceiling-child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.ceiling_child:
+        url, port, part, parts = args.ceiling_child
+        ceiling_child(url, int(port), int(part), int(parts))
+        return
+    widths = [int(w) for w in args.workers.split(",")]
+    results: dict[str, list[dict]] = defaultdict(list)
+    with (
+        tempfile.TemporaryDirectory(prefix="rectify-workers-") as folder,
+        postgres_database(args.postgres, "rectify_bench_workers") as url,
+        postgres_database(args.postgres, "prefect_bench_workers") as prefect_url,
+    ):
+        home = Path(folder)
+        print("starting the Prefect server…", file=sys.stderr)
+        server = PrefectServer(home / "prefect", free_port(), prefect_url).start()
+        sink = Sink()
+        env = clean_environment() | {
+            "RECTIFY_HOME": str(home / "rectify"),
+            "RECTIFY_DATABASE_URL": url,
+            "RECTIFY_SMTP_HOST": "127.0.0.1",
+            "RECTIFY_SMTP_PORT": str(sink.port),
+            "RECTIFY_SMTP_SECURITY": "none",
+            "RECTIFY_MAIL_CONNECTIONS": str(CONNECTIONS),
+            "PREFECT_API_URL": server.api_url,
+        }
+        workers = [Worker(f"bench{i}", env, home) for i in range(max(widths))]
+        try:
+            rectify(env, "init")
+            rectify(env, "deploy")
+            for worker in workers:
+                worker.start()
+            for number in range(args.rounds):
+                for processes in (1, 2):
+                    print(f"round {number + 1} of {args.rounds}: ceiling ×{processes}",
+                          file=sys.stderr)  # fmt: skip
+                    got = ceiling_round(url, sink, args.messages, processes)
+                    results[f"ceiling{processes}"].append(got)
+                for n in widths:
+                    print(f"round {number + 1}: {n} worker(s)", file=sys.stderr)
+                    got = workers_round(server.api_url, url, sink, server, workers, n,
+                                        args.messages)  # fmt: skip
+                    results[f"{n}"].append(got)
+        finally:
+            for worker in workers:
+                worker.stop()
+            sink.stop()
+            server.stop()
+    report(args, widths, results)
+
+
+def spread(values: list[float], form: str) -> str:
+    middle = format(statistics.median(values), form)
+    if len(values) == 1:
+        return middle
+    return f"{middle} ({format(min(values), form)}–{format(max(values), form)})"
+
+
+def report(args, widths: list[int], results: dict[str, list[dict]]) -> None:
+    def rates(key: str) -> list[float]:
+        return [r["messages"] / r["sending"] for r in results[key]]
+
+    # each round against the better of the two ceilings measured just before it
+    ceiling = [max(pair) for pair in zip(rates("ceiling1"), rates("ceiling2"), strict=True)]
+    print(
+        f"\n{args.messages:,} messages of 3.8 KB a run, {args.rounds} round(s), {CONNECTIONS} "
+        "SMTP connections per sender, one PostgreSQL, one aiosmtpd sink\n"
+    )
+    print("| sender | sending s | msg/s | of ceiling | end to end s | msg/s end to end | "
+          "cores busy (of 2) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for processes in (1, 2):
+        key = f"ceiling{processes}"
+        ratios = [100 * rate / c for rate, c in zip(rates(key), ceiling, strict=True)]
+        print(f"| ceiling: raw aiosmtplib, {processes} process{'es' if processes > 1 else ''} | "
+              f"{spread([r['sending'] for r in results[key]], '.2f')} | "
+              f"{spread(rates(key), '.0f')} | {spread(ratios, '.0f')}% | — | — | — |")  # fmt: skip
+    for n in widths:
+        rows = results[f"{n}"]
+        ratios = [100 * rate / c for rate, c in zip(rates(f"{n}"), ceiling, strict=True)]
+        ends = [r["messages"] / r["end_to_end"] for r in rows]
+        print(f"| {n} worker{'s' if n > 1 else ''} | {spread([r['sending'] for r in rows], '.2f')}"
+              f" | {spread(rates(f'{n}'), '.0f')} | {spread(ratios, '.0f')}% | "
+              f"{spread([r['end_to_end'] for r in rows], '.2f')} | {spread(ends, '.0f')} | "
+              f"{spread([r['cores_busy'] for r in rows], '.2f')} |")  # fmt: skip
+    print("\nCPU while sending, in cores (median over the rounds):\n")
+    groups = sorted({g for n in widths for r in results[f"{n}"] for g in r["shares"]})
+    print("| part | " + " | ".join(f"{n} worker{'s' if n > 1 else ''}" for n in widths) + " |")
+    print("|---|" + "---|" * len(widths))
+    for group in groups:
+        cells = [
+            f"{statistics.median(r['shares'].get(group, 0.0) for r in results[f'{n}']):.2f}"
+            for n in widths
+        ]
+        print(f"| {group} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
