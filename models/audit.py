@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, Column, FetchedValue, Index, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, select
 
 from models.people import Person
@@ -22,7 +22,10 @@ GENESIS = "0" * 64
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
-    __table_args__ = (UniqueConstraint("chain", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("chain", "seq"),
+        Index("ix_audit_event_txid_id", "txid", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     chain: str = Field(max_length=50, index=True)
@@ -37,6 +40,11 @@ class AuditEvent(SQLModel, table=True):
     details: str = "{}"
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # PostgreSQL: the writing transaction's id, set by the column's default (migration
+    # 0007), so readers follow commit order (models.audit_feed). Not part of the hash.
+    txid: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True, server_default=FetchedValue())
+    )
 
     @property
     def data(self) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import BigInteger, Column, LargeBinary
 from sqlmodel import Field, SQLModel, String
 
 
@@ -81,6 +81,9 @@ class EventCursor(SQLModel, table=True):
 
     name: str = Field(max_length=50, primary_key=True)
     last_event_id: int = Field(default=0)
+    last_txid: int = Field(  # PostgreSQL: with last_event_id, a place in commit order
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
     updated_at: datetime
 
 
