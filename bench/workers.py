@@ -5,13 +5,15 @@
 
 Issue 7. The scaled path for real, on loopback: a Prefect server keeping its state in
 PostgreSQL (its scheduler off: the benchmark starts the runs), Rectify's database on the same
-PostgreSQL, `rectify deploy`, and as many process workers (`prefect worker start --limit 1`)
-as the widest row. One aiosmtpd sink in its own process (accepts everything, counts), the
+PostgreSQL, `rectify deploy`, and for each row exactly that many process workers (`prefect
+worker start --limit 1`, polling every second so the runs start together; none during the
+ceiling). One aiosmtpd sink in its own process (accepts everything, counts), the
 same one bench/reminders.py uses. Each round and each width, on a fresh outbox of
 `--messages` digests of 3.8 KB (an officer's typical digest, text + HTML), for 50 people:
 
   ceiling   — raw aiosmtplib `sendmail` of the very rows enqueued (serialised up front,
-              untimed) over 8 reused connections, in one process: the transport alone
+              untimed) over 8 reused connections, from 1 and from 2 processes at once: the
+              transport alone; each row is compared with the better of the two
   N workers — N runs of the deliver_outbox deployment created at once; each worker takes
               one (limit 1) and sends over 8 connections, all claiming from one outbox
 
@@ -133,7 +135,7 @@ def process_groups(sink: Sink, server: PrefectServer, workers: list[Worker]) -> 
     groups = {sink.process.pid: "sink"}
     for pid in [server.process.pid, *descendants(server.process.pid)]:
         groups[pid] = "prefect server"
-    for worker in workers:
+    for worker in (w for w in workers if w.process is not None):
         groups[worker.process.pid] = "workers (idle polling)"
         for pid in descendants(worker.process.pid):
             groups[pid] = "flow runs (Rectify delivery)"
@@ -300,9 +302,8 @@ def main() -> None:
         try:
             rectify(env, "init")
             rectify(env, "deploy")
-            for worker in workers:
-                worker.start()
             for number in range(args.rounds):
+                running(workers, 0)  # the ceiling with nothing else polling the API
                 for processes in (1, 2):
                     print(f"round {number + 1} of {args.rounds}: ceiling ×{processes}",
                           file=sys.stderr)  # fmt: skip
@@ -310,6 +311,7 @@ def main() -> None:
                     results[f"ceiling{processes}"].append(got)
                 for n in widths:
                     print(f"round {number + 1}: {n} worker(s)", file=sys.stderr)
+                    running(workers, n)
                     got = workers_round(server.api_url, url, sink, server, workers, n,
                                         args.messages)  # fmt: skip
                     results[f"{n}"].append(got)
@@ -319,6 +321,15 @@ def main() -> None:
             sink.stop()
             server.stop()
     report(args, widths, results)
+
+
+def running(workers: list[Worker], n: int) -> None:
+    """Exactly the first `n` workers running (a new one is polling after a few seconds)."""
+    for worker in workers[n:]:
+        worker.stop()
+    started = [worker.start() for worker in workers[:n] if worker.process is None]
+    if started:
+        time.sleep(5)
 
 
 def spread(values: list[float], form: str) -> str:
