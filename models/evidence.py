@@ -9,6 +9,7 @@ import mimetypes
 import os
 import tempfile
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -58,6 +59,7 @@ class StoredFile:
     name: str
     content_type: str
     created: bool = False  # the bytes were not in the store before this upload
+    stamp: int | None = None  # the blob's mtime (ns) as this upload wrote it (see `_reuse`)
 
 
 def safe_name(name: str) -> str:
@@ -110,6 +112,7 @@ def store_file(home: Path, source: BinaryIO, name: str, policy: EvidencePolicy) 
                 raise BadInput(f"文件为空：{name}")
             tmp.flush()
             os.fsync(tmp.fileno())
+            stamp = os.fstat(tmp.fileno()).st_mtime_ns
         except BaseException:
             tmp.close()
             os.unlink(tmp.name)
@@ -117,24 +120,56 @@ def store_file(home: Path, source: BinaryIO, name: str, policy: EvidencePolicy) 
     sha = digest.hexdigest()
     target = blob_path(home, sha)
     target.parent.mkdir(parents=True, exist_ok=True)
-    created = not target.exists()
+    created = not _reuse(target)
     if created:
-        os.replace(tmp.name, target)
+        os.replace(tmp.name, target)  # the same bytes, if another upload beat us to it
     else:
         os.unlink(tmp.name)  # same bytes already stored
-    return StoredFile(
-        sha256=sha, size=size, name=name, content_type=content_type_of(name), created=created
-    )
+    return StoredFile(sha256=sha, size=size, name=name, content_type=content_type_of(name),
+                      created=created, stamp=stamp if created else None)  # fmt: skip
+
+
+def _reuse(target: Path) -> bool:
+    """Take the stored copy of these bytes, if there is one, and say so to its creator.
+
+    An upload that created a blob and then failed removes it (`discard_unreferenced`), and
+    another desk may have just found that blob and be about to commit a row pointing at it.
+    So a reuse moves the blob's mtime on: the creator sees it and keeps the blob. If the
+    blob went away meanwhile, the caller stores its own copy.
+    """
+    try:
+        seen = os.stat(target)
+        os.utime(target, ns=(seen.st_atime_ns, seen.st_mtime_ns + 1))
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def discard_unreferenced(session: Session, home: Path, files: list[StoredFile]) -> None:
-    """After a refused upload, remove the bytes it added that no evidence row refers to."""
-    new = {f.sha256 for f in files if f.created}
+    """After a refused upload, remove the bytes it added that nothing refers to.
+
+    A blob is first moved aside (atomically), then checked: if another upload reused it
+    meanwhile (its mtime moved on, `_reuse`) it is put back; an upload that looks for it
+    after the move finds nothing and stores its own copy. So a blob another request is
+    about to refer to is never lost.
+    """
+    new = {f.sha256: f for f in files if f.created}
     if not new:
         return
     referenced = set(session.exec(select(Evidence.sha256).where(Evidence.sha256.in_(new))).all())
-    for sha in new - referenced:
-        blob_path(home, sha).unlink(missing_ok=True)
+    for sha, stored in new.items():
+        if sha in referenced:
+            continue
+        target = blob_path(home, sha)
+        aside = target.with_name(f".discard-{uuid.uuid4().hex}")
+        try:
+            os.replace(target, aside)
+        except FileNotFoundError:
+            continue
+        if os.stat(aside).st_mtime_ns != stored.stamp:
+            os.replace(aside, target)  # reused meanwhile: it stays
+        else:
+            os.unlink(aside)
 
 
 def _check_signature(name: str, ext: str, head: bytes) -> None:

@@ -2,12 +2,20 @@
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import pytest
 
 from models.errors import BadInput
-from models.evidence import CHUNK, EvidencePolicy, safe_name, store_file
+from models.evidence import (
+    CHUNK,
+    EvidencePolicy,
+    blob_path,
+    discard_unreferenced,
+    safe_name,
+    store_file,
+)
 from models.settings import Settings
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
@@ -194,3 +202,41 @@ def test_allowed_types_from_the_environment_lose_dots_spaces_and_case(monkeypatc
     monkeypatch.setenv("RECTIFY_EVIDENCE_ALLOWED_TYPES", " .PDF ,jpg,, OFD ")
 
     assert Settings().evidence_allowed_types == ["pdf", "jpg", "ofd"]
+
+
+# --- a failed upload's bytes, and other uploads of the same bytes ----------------------------
+
+
+def test_the_bytes_of_a_failed_upload_are_removed_without_a_trace(session, home):
+    failed = store(home, PDF, "照片.pdf")
+    assert failed.created
+    discard_unreferenced(session, home, [failed])
+    assert files_under(home) == set()
+
+
+def test_bytes_another_upload_just_took_survive_the_first_upload_failing(session, home):
+    """Two desks upload the same file; the first's action fails while the second has not
+    committed yet (so nothing in the database refers to the blob): the blob stays."""
+    first = store(home, PDF, "照片.pdf")
+    second = store(home, PDF, "照片副本.pdf")
+    assert first.created and not second.created
+    discard_unreferenced(session, home, [first])
+    assert blob_path(home, second.sha256).read_bytes() == PDF
+    assert files_under(home) == {blob_path(home, second.sha256)}
+
+
+def test_an_upload_after_the_blob_was_moved_aside_stores_its_own_copy(session, home, monkeypatch):
+    first = store(home, PDF, "照片.pdf")
+    real_replace = os.replace
+    later: list = []
+
+    def replace_then_upload(source, target):
+        real_replace(source, target)
+        if ".discard-" in str(target) and not later:  # right after the move aside
+            later.append(store(home, PDF, "照片副本.pdf"))
+
+    monkeypatch.setattr(os, "replace", replace_then_upload)
+    discard_unreferenced(session, home, [first])
+    monkeypatch.undo()
+    assert later[0].created  # it found no blob, and wrote its own
+    assert blob_path(home, first.sha256).read_bytes() == PDF
