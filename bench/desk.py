@@ -63,6 +63,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import Databases, free_port, peak_mb  # noqa: E402
 from bench.reminders import NOW, OFFICE_ID, OFFICERS, build  # noqa: E402
+from tests.scaled_harness import descendants  # noqa: E402
 
 PASSWORD = "bench-desk-password"
 CLIENTS = 20
@@ -157,27 +158,33 @@ def enrich(url: str) -> None:
 # --- the desk, served as `rectify run` serves it ----------------------------------------
 
 
-def serve(url: str, home: str, port: int) -> None:
-    """In the subprocess: the desk on this database, one uvicorn server, the ledger's day."""
+def serve(url: str, home: str, port: int, processes: int = 1) -> None:
+    """In the subprocess: the desk on this database at the ledger's day, as `rectify run`
+    serves it (one process), or as `rectify serve --workers N` does (N processes)."""
+    import os
+
     import uvicorn
 
-    from cli.desk import desk_app
-    from cli.run import settle_for_serving
     from models.db import make_engine, refresh_statistics
-    from models.settings import Settings
 
-    settings = Settings(home=Path(home), database_url=url)
     engine = make_engine(url)
     refresh_statistics(engine)  # as `rectify run` does when it starts
     engine.dispose()
-    app = desk_app(settings)
-    app.state.desk.clock = lambda: NOW
-    settle_for_serving()  # as `rectify run` does before it serves
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
+    os.environ.update(RECTIFY_DATABASE_URL=url, RECTIFY_HOME=home)
     with contextlib.suppress(KeyboardInterrupt):  # how the benchmark stops it
-        server.run()
+        uvicorn.run(
+            "bench.desk:desk_at_the_ledger_s_day", factory=True, host="127.0.0.1", port=port,
+            workers=processes, log_level="warning", access_log=False,
+        )  # fmt: skip
+
+
+def desk_at_the_ledger_s_day():
+    """What each desk process serves: `rectify serve`'s app, its clock on the ledger's day."""
+    from cli.serve import desk_from_environment
+
+    app = desk_from_environment()
+    app.state.desk.clock = lambda: NOW
+    return app
 
 
 # --- the clients --------------------------------------------------------------------------
@@ -373,11 +380,15 @@ def main() -> None:
         "--think", type=float, default=1.0, help="mean seconds between a user's clicks"
     )
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="measure on this PostgreSQL server")
-    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--processes", type=int, default=1,
+        help="desk processes (1: as rectify run; N: as rectify serve --workers N)",
+    )  # fmt: skip
+    parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        url, home, port = args.serve
-        serve(url, home, int(port))
+        url, home, port, processes = args.serve
+        serve(url, home, int(port), int(processes))
         return
 
     with tempfile.TemporaryDirectory(prefix="rectify-desk-bench-") as folder:
@@ -395,14 +406,15 @@ def main() -> None:
             port = free_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
             server = subprocess.Popen(
-                [sys.executable, __file__, "--serve", url, str(work_dir / "home"), str(port)],
-                env=env, start_new_session=True,
+                [sys.executable, __file__, "--serve", url, str(work_dir / "home"), str(port),
+                 str(args.processes)],
+                env=env, start_new_session=True, cwd=Path(__file__).resolve().parents[1],
             )  # fmt: skip
             try:
                 wait_for_port(port, server)
                 base = f"http://127.0.0.1:{port}"
                 results = asyncio.run(measure_loads(base, work, args.requests, args.think))
-                peak = peak_mb(server.pid)
+                peak = sum(peak_mb(pid) for pid in [server.pid, *descendants(server.pid)])
             finally:
                 server.send_signal(signal.SIGINT)
                 server.wait(timeout=30)
@@ -428,7 +440,8 @@ def wait_for_port(port: int, server: subprocess.Popen) -> None:
 
 def report(args, results: dict[float, dict[str, dict]], peak: float, approved: int) -> None:
     database = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"\nthe desk, {args.tasks:,} tasks, {CLIENTS} concurrent clients, {database}")
+    print(f"\nthe desk, {args.tasks:,} tasks, {CLIENTS} concurrent clients, {database}, "
+          f"{args.processes} desk process{'es' if args.processes > 1 else ''}")  # fmt: skip
     for think, pages in results.items():
         load = f"think time {think:g} s on average" if think else "no think time (saturation)"
         print(f"\n{load}")
@@ -443,7 +456,8 @@ def report(args, results: dict[float, dict[str, dict]], peak: float, approved: i
             print(f"{name:<26} {len(latencies):>8,} {median:>10.1f} {p95:>8.1f}"
                   f" {max(latencies) * 1000:>8.1f} {rate:>7.0f}  {verdict}")  # fmt: skip
     expected = sum(len(pages["approval"]["latencies"]) for pages in results.values())
-    print(f"\napprovals recorded: {approved:,} of {expected:,}; desk peak RSS {peak:.0f} MB")
+    print(f"\napprovals recorded: {approved:,} of {expected:,}; "
+          f"desk peak RSS {peak:.0f} MB (summed over its processes)")  # fmt: skip
     if approved != expected:
         raise SystemExit("approvals went missing or were applied twice: the run is void")
 
