@@ -26,6 +26,7 @@ printed, never asserted; BENCHMARKS.md keeps the numbers.
 """
 
 import argparse
+import os
 import random
 import statistics
 import subprocess
@@ -46,9 +47,9 @@ from tests.scaled_harness import (
     ROOT,
     PrefectServer,
     Worker,
-    clean_environment,
     descendants,
     postgres_database,
+    scaled_environment,
     start_run,
     wait_final,
 )
@@ -107,7 +108,7 @@ class Cpu:
 
     def __init__(self) -> None:
         self.last: dict[int, tuple[str, float]] = {}
-        self.ticks = 100  # os.sysconf("SC_CLK_TCK") on Linux
+        self.ticks = os.sysconf("SC_CLK_TCK")
 
     @staticmethod
     def machine() -> tuple[float, float]:
@@ -289,15 +290,7 @@ def main() -> None:
         print("starting the Prefect server…", file=sys.stderr)
         server = PrefectServer(home / "prefect", free_port(), prefect_url).start()
         sink = Sink()
-        env = clean_environment() | {
-            "RECTIFY_HOME": str(home / "rectify"),
-            "RECTIFY_DATABASE_URL": url,
-            "RECTIFY_SMTP_HOST": "127.0.0.1",
-            "RECTIFY_SMTP_PORT": str(sink.port),
-            "RECTIFY_SMTP_SECURITY": "none",
-            "RECTIFY_MAIL_CONNECTIONS": str(CONNECTIONS),
-            "PREFECT_API_URL": server.api_url,
-        }
+        env = scaled_environment(home / "rectify", url, sink.port, server.api_url, CONNECTIONS)
         workers = [Worker(f"bench{i}", env, home) for i in range(max(widths))]
         try:
             rectify(env, "init")

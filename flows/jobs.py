@@ -21,7 +21,7 @@ from prefect.settings import PREFECT_API_KEY, PREFECT_API_URL
 from sqlalchemy import Engine
 
 from flows.dispatch import chase_and_close, open_due_rounds, sweep_lookbacks
-from flows.prefect_events import EventsReport, post_stage_events
+from flows.prefect_events import post_stage_events
 from flows.reminders import notify_events, plan_day
 from models import lease
 from models.db import make_engine, require_current_schema, transaction
@@ -48,9 +48,9 @@ def _database(settings: Settings) -> Iterator[Engine]:
 
 
 @contextmanager
-def _alone(engine: Engine, job: str) -> Iterator[bool]:
-    """True while this run is the only one of `job` on the database; False when another
-    run (another worker, or a run started by hand) holds it.
+def _alone(settings: Settings, job: str) -> Iterator[Engine | None]:
+    """The database while this run is the only one of `job` on it; None when another run
+    (another worker, or a run started by hand) holds the job.
 
     What a job writes is protected by unique keys and version checks anyway; this spares the
     second of two simultaneous runs a failed run (a refused duplicate round, a look-back
@@ -58,17 +58,18 @@ def _alone(engine: Engine, job: str) -> Iterator[bool]:
     """
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     name = f"job:{job}"
-    with transaction(engine) as session:
-        taken = lease.acquire(session, holder, datetime.now(UTC), name=name, ttl=JOB_LEASE)
-    if not taken:
-        get_run_logger().info("%s 已有一次运行正在进行，本次不重复执行", job)
-        yield False
-        return
-    try:
-        yield True
-    finally:
+    with _database(settings) as engine:
         with transaction(engine) as session:
-            lease.release(session, holder, name=name)
+            taken = lease.acquire(session, holder, datetime.now(UTC), name=name, ttl=JOB_LEASE)
+        if not taken:
+            get_run_logger().info("%s 已有一次运行正在进行，本次不重复执行", job)
+            yield None
+            return
+        try:
+            yield engine
+        finally:
+            with transaction(engine) as session:
+                lease.release(session, holder, name=name)
 
 
 SKIPPED = {"skipped": "已有一次运行正在进行"}
@@ -90,8 +91,8 @@ def _older_objects_set_aside() -> Iterator[None]:
 def deadline_reminders(at: datetime | None = None) -> dict[str, Any]:
     """Plan the day's digests (one per person) into the outbox; nothing on days off."""
     settings, now = Settings(), _moment(at)
-    with _database(settings) as engine, _alone(engine, "deadline_reminders") as alone:
-        if not alone:
+    with _alone(settings, "deadline_reminders") as engine:
+        if engine is None:
             return SKIPPED
         with _older_objects_set_aside():
             report = plan_day(engine, now, settings)
@@ -112,10 +113,8 @@ def deliver_outbox(at: datetime | None = None) -> dict[str, Any]:
     settings, now = Settings(), _moment(at)
     with _database(settings) as engine, _older_objects_set_aside():
         events = notify_events(engine, now, settings)
-        posted = EventsReport()
-        if settings.prefect_events:
-            posted = post_stage_events(engine, now, PREFECT_API_URL.value(),
-                                       PREFECT_API_KEY.value())  # fmt: skip
+        api_url = PREFECT_API_URL.value() if settings.prefect_events else None
+        posted = post_stage_events(engine, now, api_url, PREFECT_API_KEY.value())
         delivery = deliver_due(engine, now, settings)
     logger = get_run_logger()
     logger.info(
@@ -139,8 +138,8 @@ def deliver_outbox(at: datetime | None = None) -> dict[str, Any]:
 def quarterly_dispatch(at: datetime | None = None) -> dict[str, Any]:
     """Open the quarter's dispatch round (first working day, 09:00) and ask every officer."""
     settings, now = Settings(), _moment(at)
-    with _database(settings) as engine, _alone(engine, "quarterly_dispatch") as alone:
-        if not alone:
+    with _alone(settings, "quarterly_dispatch") as engine:
+        if engine is None:
             return SKIPPED
         report = open_due_rounds(engine, now, settings)
     if report.opened:
@@ -155,8 +154,8 @@ def quarterly_dispatch(at: datetime | None = None) -> dict[str, Any]:
 def dispatch_chasers(at: datetime | None = None) -> dict[str, Any]:
     """Chase unanswered dispatch requests; on the closing day escalate, close and report."""
     settings, now = Settings(), _moment(at)
-    with _database(settings) as engine, _alone(engine, "dispatch_chasers") as alone:
-        if not alone:
+    with _alone(settings, "dispatch_chasers") as engine:
+        if engine is None:
             return SKIPPED
         report = chase_and_close(engine, now, settings)
     logger = get_run_logger()
@@ -171,8 +170,8 @@ def dispatch_chasers(at: datetime | None = None) -> dict[str, Any]:
 def lookback_sweep(at: datetime | None = None) -> dict[str, Any]:
     """Open the look-backs due (signed off 3 months ago or more), reviewers in turn."""
     settings, now = Settings(), _moment(at)
-    with _database(settings) as engine, _alone(engine, "lookback_sweep") as alone:
-        if not alone:
+    with _alone(settings, "lookback_sweep") as engine:
+        if engine is None:
             return SKIPPED
         report = sweep_lookbacks(engine, now)
     logger = get_run_logger()

@@ -171,12 +171,11 @@ def notify_events(engine: Engine, now: datetime, settings: Settings) -> EventRep
     while True:
         with transaction(engine) as session:
             cursor, events = unread(session, EVENT_CURSOR, now, EVENT_BATCH)
-            if events:
-                report.events += len(events)
-                _enqueue_events(session, events, now, settings, report)
             mark_read(session, cursor, events, now)
             if not events:
                 return report
+            report.events += len(events)
+            _enqueue_events(session, events, now, settings, report)
 
 
 def _enqueue_events(

@@ -1,7 +1,6 @@
 """Fixtures: every database test runs on SQLite and on PostgreSQL, both migrated by Alembic."""
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -15,6 +14,7 @@ from models.tables import metadata
 from tests.cli_harness import demo, rectify  # noqa: F401  (fixtures for the CLI tests)
 from tests.desk_harness import desk, desk_factory  # noqa: F401  (fixtures for the desk tests)
 from tests.factories import World
+from tests.scaled_harness import postgres_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "RECTIFY_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
@@ -24,22 +24,15 @@ NOW = datetime(2026, 9, 14, 1, 30, tzinfo=UTC)  # Monday 09:30 in Shanghai
 
 def _postgres_database() -> Iterator[str]:
     """A throw-away database on the test server; it must be running (make test starts it)."""
-    name = f"rectify_test_{uuid.uuid4().hex[:12]}"
     try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True)
+        psycopg.connect(POSTGRES_ADMIN_URL).close()
     except psycopg.OperationalError as error:
         pytest.fail(
             f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({error}); "
             "run `make test`, which installs and starts it"
         )
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database(POSTGRES_ADMIN_URL, "rectify_test") as url:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

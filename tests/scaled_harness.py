@@ -42,6 +42,22 @@ def clean_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("RECTIFY_", "PREFECT_"))}
 
 
+def scaled_environment(
+    home: Path, database_url: str, smtp_port: int, api_url: str, connections: int
+) -> dict[str, str]:
+    """What `rectify` and the workers run with: Rectify on PostgreSQL, plain SMTP on
+    loopback, the Prefect server's API."""
+    return clean_environment() | {
+        "RECTIFY_HOME": str(home),
+        "RECTIFY_DATABASE_URL": database_url,
+        "RECTIFY_SMTP_HOST": "127.0.0.1",
+        "RECTIFY_SMTP_PORT": str(smtp_port),
+        "RECTIFY_SMTP_SECURITY": "none",
+        "RECTIFY_MAIL_CONNECTIONS": str(connections),
+        "PREFECT_API_URL": api_url,
+    }
+
+
 class PrefectServer:
     """`prefect server start` on PostgreSQL (asyncpg), in its own process group."""
 

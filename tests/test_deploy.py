@@ -1,17 +1,16 @@
 """`rectify deploy` against a real Prefect server: one deployment per entry of the schedule
 table, with the same cron and zone, in a process work pool; again, and nothing doubles."""
 
-import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from flows.local_prefect import LocalPrefect
 from flows.schedule import SCHEDULE
+from tests.scaled_harness import get, post
 from tests.test_delivery import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,22 +38,8 @@ def rectify(tmp_path: Path, *args: str, api: str | None) -> subprocess.Completed
     )  # fmt: skip
 
 
-def api_post(api: str, path: str, body: dict) -> list | dict:
-    request = urllib.request.Request(
-        f"{api}{path}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
-
-
-def api_get(api: str, path: str) -> dict:
-    with urllib.request.urlopen(f"{api}{path}", timeout=10) as answer:
-        return json.loads(answer.read())
-
-
 def deployments(api: str) -> dict[str, dict]:
-    return {d["name"]: d for d in api_post(api, "/deployments/filter", {})}
+    return {d["name"]: d for d in post(api, "/deployments/filter", {})}
 
 
 def test_every_scheduled_flow_is_deployed_with_its_cron_and_zone_once(prefect_api, tmp_path):
@@ -72,7 +57,7 @@ def test_every_scheduled_flow_is_deployed_with_its_cron_and_zone_once(prefect_ap
         assert schedule["schedule"]["cron"] == entry.cron
         assert schedule["schedule"]["timezone"] == entry.timezone
         assert schedule["active"]
-    assert api_get(prefect_api, "/work_pools/rectify")["type"] == "process"
+    assert get(prefect_api, "/work_pools/rectify")["type"] == "process"
 
     again = rectify(tmp_path, "deploy", api=prefect_api)
     assert again.returncode == 0, again.stdout + again.stderr

@@ -33,10 +33,10 @@ from tests.scaled_harness import (
     ROOT,
     PrefectServer,
     Worker,
-    clean_environment,
     post,
     postgres_database,
     run_logs,
+    scaled_environment,
     start_run,
     wait_final,
 )
@@ -98,16 +98,9 @@ def scaled(tmp_path_factory):
         smtp = Server(free_port())
         smtp.sink = GatedSink()
         smtp.start()
-        env = clean_environment() | {
-            "RECTIFY_HOME": str(home / "rectify"),
-            "RECTIFY_DATABASE_URL": rectify_url,
-            "RECTIFY_SMTP_HOST": "127.0.0.1",
-            "RECTIFY_SMTP_PORT": str(smtp.port),
-            "RECTIFY_SMTP_SECURITY": "none",
-            "RECTIFY_MAIL_FROM": f"整改办 <zgb@{DOMAIN}>",
-            "RECTIFY_MAIL_CONNECTIONS": str(CONNECTIONS),
-            "PREFECT_API_URL": server.api_url,
-        }
+        env = scaled_environment(
+            home / "rectify", rectify_url, smtp.port, server.api_url, CONNECTIONS
+        ) | {"RECTIFY_MAIL_FROM": f"整改办 <zgb@{DOMAIN}>"}
         workers = [Worker(f"w{i}", env, home) for i in (1, 2)]
         engine = make_engine(rectify_url)
         try:
@@ -128,9 +121,7 @@ def next_working_morning(engine) -> datetime:
     """08:30 in Shanghai on the next working day: when the reminders are planned."""
     with Session(engine) as session:
         calendar = load_calendar(session)
-    day = local_date(datetime.now(SHANGHAI)) + timedelta(days=1)
-    while not calendar.is_working_day(day):
-        day += timedelta(days=1)
+    day = calendar.add_working_days(local_date(datetime.now(SHANGHAI)), 1)
     return datetime.combine(day, clock(8, 30), SHANGHAI)
 
 
