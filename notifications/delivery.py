@@ -27,9 +27,9 @@ from enum import Enum
 from sqlalchemy import Engine
 
 from models.db import transaction
-from models.mail import MessageState, OutboxBody, OutboxMessage
+from models.mail import MessageState, OutboxMessage
 from models.settings import Settings
-from notifications.message import Attachment, email_bytes
+from notifications.message import Attachment, Content, email_bytes
 from notifications.outbox import (
     address_problem,
     attachments_of,
@@ -91,7 +91,7 @@ class Claimed:
     """A row this run claimed, with its content."""
 
     row: OutboxMessage
-    body: OutboxBody | None
+    body: Content | None
     attachments: tuple[Attachment, ...] = ()
 
 

@@ -21,10 +21,22 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
 from functools import lru_cache
+from typing import Protocol
 
-from models.mail import OutboxBody, OutboxMessage
+from models.mail import OutboxMessage
 
 CRLF = "\r\n"
+
+
+class Content(Protocol):
+    """What a message says: an OutboxBody, or a row of its two columns (delivery reads
+    those alone, without building an ORM object per message)."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def html(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,7 @@ def _part(content_type: str, body: str) -> bytes:
 
 def email_bytes(
     row: OutboxMessage,
-    body: OutboxBody,
+    body: Content,
     *,
     sender: str,
     domain: str,
@@ -140,7 +152,7 @@ def email_bytes(
     )
 
 
-def _with_attachments(head: str, body: OutboxBody, attachments: Sequence[Attachment]) -> bytes:
+def _with_attachments(head: str, body: Content, attachments: Sequence[Attachment]) -> bytes:
     """multipart/mixed: the text, the HTML with its inline images, then the files."""
     message = EmailMessage(policy=policy.SMTP)
     message.set_content(body.text, cte="base64")  # 7-bit clean, like the usual path
@@ -167,7 +179,7 @@ def _with_attachments(head: str, body: OutboxBody, attachments: Sequence[Attachm
 
 def build_email(
     row: OutboxMessage,
-    body: OutboxBody,
+    body: Content,
     *,
     sender: str,
     domain: str,

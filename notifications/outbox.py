@@ -36,7 +36,7 @@ from models.mail import (
 )
 from models.people import Person
 from notifications.links import LinkSigner
-from notifications.message import Attachment
+from notifications.message import Attachment, Content
 from notifications.render import KIND_LABELS, Rendered, RenderError, one_line, render
 
 LEASE = timedelta(minutes=10)  # a SENDING row older than this belongs to a dead run
@@ -263,12 +263,16 @@ def attachments_of(session: Session, message_ids: list[int]) -> dict[int, list[A
     return dict(found)
 
 
-def bodies_of(session: Session, message_ids: list[int]) -> dict[int, OutboxBody]:
-    """The text and HTML of these messages (rows that could not be rendered have none)."""
+def bodies_of(session: Session, message_ids: list[int]) -> dict[int, Content]:
+    """The text and HTML of these messages (rows that could not be rendered have none).
+
+    Plain rows, not OutboxBody objects: delivery reads thousands a second, and building an
+    ORM object is most of the cost of reading one (BENCHMARKS.md, issue 7)."""
+    columns = select(OutboxBody.message_id, OutboxBody.text, OutboxBody.html)
     return {
         body.message_id: body
         for condition in among(session, OutboxBody.message_id, message_ids)
-        for body in session.exec(select(OutboxBody).where(condition))
+        for body in session.exec(columns.where(condition))
     }
 
 

@@ -32,7 +32,7 @@ from notifications.delivery import deliver, deliver_due
 from notifications.message import message_id
 from notifications.outbox import LEASE, claim, enqueue
 from notifications.render import Rendered
-from notifications.transports import SmtpTransport
+from notifications.transports import PermanentFailure, SmtpTransport
 from tests.cli_harness import assert_one_line_error, clear_rectify_environment
 
 DOMAIN = "example.cn"
@@ -56,9 +56,12 @@ class Sink:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.peers: set = set()  # one per client connection
         self.replies: dict[str, str] = {}  # recipient -> reply to RCPT, e.g. "550 …"
+        self.data_replies: dict[str, str] = {}  # recipient -> reply to DATA instead of 250
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            self.peers.add(session.peer)
         reply = self.replies.get(address)
         if reply:
             return reply
@@ -66,6 +69,9 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        for address in envelope.rcpt_tos:
+            if address in self.data_replies:
+                return self.data_replies[address]
         message = BytesParser(policy=policy.default).parsebytes(envelope.content)
         with self.lock:
             self.received.append(message)
@@ -500,6 +506,44 @@ def test_a_connection_the_server_dropped_is_reopened(now, settings_for):
 
     assert len(idle.sink.received) == 2
     assert len(idle.sink.peers) == 2  # a second connection, opened after the drop
+
+
+def test_a_refused_message_leaves_the_connection_ready_for_the_next(now, server, settings_for):
+    """Refusals at RCPT and after DATA are this message's fate, not the connection's: the
+    envelope is reset and the next message goes over the same connection."""
+    server.sink.replies[f"p1@{DOMAIN}"] = "550 5.1.1 <p1@example.cn>: user unknown"
+    server.sink.data_replies[f"p2@{DOMAIN}"] = "554 5.6.0 Message refused"
+    body = OutboxBody(message_id=1, text="正文\n", html="<p>正文</p>")
+    from notifications.message import email_bytes
+
+    async def three_sends() -> list[str]:
+        transport = SmtpTransport(settings_for(server.port))
+        outcomes = []
+        try:
+            for number in (1, 2, 0):
+                row = OutboxMessage(
+                    id=number, key=f"k{number}", kind="digest", to_address=f"p{number}@{DOMAIN}",
+                    subject="主题", send_after=now, created_at=now,
+                )  # fmt: skip
+                message = email_bytes(row, body, sender=f"zgb@{DOMAIN}", domain=DOMAIN, now=now)
+                try:
+                    await transport.send(number, message, f"zgb@{DOMAIN}", row.to_address)
+                    outcomes.append("sent")
+                except PermanentFailure as failure:
+                    outcomes.append(str(failure))
+        finally:
+            await transport.close()
+        return outcomes
+
+    outcomes = asyncio.run(three_sends())
+
+    assert outcomes == [
+        "邮件服务器拒收：550 5.1.1 <p1@example.cn>: user unknown",
+        "邮件服务器拒收：554 5.6.0 Message refused",
+        "sent",
+    ]
+    assert server.sink.envelopes == [(f"zgb@{DOMAIN}", [f"p0@{DOMAIN}"])]
+    assert len(server.sink.peers) == 1
 
 
 def test_deliver_due_also_works_from_inside_a_running_loop(engine, now, server, settings_for):
