@@ -9,7 +9,7 @@ refolding and flattening against about 0.1 ms here, and delivery has a budget
 refused (ValueError): nothing a user typed can become a header.
 """
 
-import base64
+import binascii
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,8 +98,17 @@ def _date(now: datetime) -> str:
     return _header("Date", format_datetime(now))
 
 
+def _base64_lines(data: bytes) -> bytes:
+    """Base64 in lines of 76 characters, each ended by CRLF (RFC 2045): encoded at once and
+    cut, where base64.encodebytes encodes 57 bytes at a time and ends lines with LF alone."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    if not encoded:
+        return b""
+    return b"\r\n".join([encoded[i : i + 76] for i in range(0, len(encoded), 76)]) + b"\r\n"
+
+
 def _part(content_type: str, body: str) -> bytes:
-    encoded = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+    encoded = _base64_lines(body.encode("utf-8"))
     head = f'Content-Type: {content_type}; charset="utf-8"{CRLF}'
     return (head + f"Content-Transfer-Encoding: base64{CRLF}{CRLF}").encode("ascii") + encoded
 
