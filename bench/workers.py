@@ -12,9 +12,8 @@ same one bench/reminders.py uses. Each round and each width, on a fresh outbox o
 `--messages` digests of 3.8 KB (an officer's typical digest, text + HTML), for 50 people:
 
   ceiling   — raw aiosmtplib `sendmail` of the very rows enqueued (serialised up front,
-              untimed) over 8 reused connections, from 1 and from 2 processes at once, each
-              on asyncio's own event loop and on uvloop's (the one Rectify's delivery runs
-              on): the transport alone; each row is compared with the best of the four
+              untimed) over 8 reused connections, from 1 and from 2 processes at once: the
+              transport alone; each row is compared with the better of the two
   N workers — N runs of the deliver_outbox deployment created at once; each worker takes
               one (limit 1) and sends over 8 connections, all claiming from one outbox
 
@@ -191,14 +190,11 @@ def workers_round(
     }
 
 
-CEILINGS = [(loop, processes) for loop in ("asyncio", "uvloop") for processes in (1, 2)]
-
-
-def ceiling_round(url: str, sink: Sink, m: int, loop: str, processes: int) -> dict:
-    """Raw aiosmtplib from `processes` processes at once on `loop`, each a share of the
-    rows, built up front and released together; timed by the sink, like the workers."""
+def ceiling_round(url: str, sink: Sink, m: int, processes: int) -> dict:
+    """Raw aiosmtplib from `processes` processes at once, each a share of the rows, built up
+    front and released together; timed by the sink, like the workers."""
     fill(url, m, datetime.now(UTC))
-    child = [sys.executable, __file__, "--ceiling-child", url, str(sink.port), loop]
+    child = [sys.executable, __file__, "--ceiling-child", url, str(sink.port)]
     senders = [
         subprocess.Popen(
             [*child, str(part), str(processes)],
@@ -222,9 +218,9 @@ def ceiling_round(url: str, sink: Sink, m: int, loop: str, processes: int) -> di
     return {"messages": m, "sending": reading["last"] - reading["first"]}
 
 
-def ceiling_child(url: str, port: int, loop: str, part: int, parts: int) -> None:
+def ceiling_child(url: str, port: int, part: int, parts: int) -> None:
     """One ceiling sender: its share of the pending rows as wire bytes, then `sendmail` over
-    CONNECTIONS reused connections on `loop` once told to go."""
+    CONNECTIONS reused connections once told to go."""
     import asyncio
     from collections import deque
 
@@ -266,13 +262,7 @@ def ceiling_child(url: str, port: int, loop: str, part: int, parts: int) -> None
 
     print("ready", flush=True)
     sys.stdin.readline()
-    if loop == "uvloop":
-        import uvloop
-
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            print(runner.run(send()), flush=True)
-    else:
-        print(asyncio.run(send()), flush=True)
+    print(asyncio.run(send()), flush=True)
 
 
 def main() -> None:
@@ -283,11 +273,11 @@ def main() -> None:
     parser.add_argument(
         "--postgres", default="postgresql://postgres:postgres@127.0.0.1:5432/postgres"
     )
-    parser.add_argument("--ceiling-child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ceiling_child:
-        url, port, loop, part, parts = args.ceiling_child
-        ceiling_child(url, int(port), loop, int(part), int(parts))
+        url, port, part, parts = args.ceiling_child
+        ceiling_child(url, int(port), int(part), int(parts))
         return
     widths = [int(w) for w in args.workers.split(",")]
     results: dict[str, list[dict]] = defaultdict(list)
@@ -307,11 +297,11 @@ def main() -> None:
             rectify(env, "deploy")
             for number in range(args.rounds):
                 running(workers, 0)  # the ceiling with nothing else polling the API
-                for loop, processes in CEILINGS:
-                    print(f"round {number + 1} of {args.rounds}: ceiling, {loop} ×{processes}",
+                for processes in (1, 2):
+                    print(f"round {number + 1} of {args.rounds}: ceiling ×{processes}",
                           file=sys.stderr)  # fmt: skip
-                    got = ceiling_round(url, sink, args.messages, loop, processes)
-                    results[f"ceiling {loop} {processes}"].append(got)
+                    got = ceiling_round(url, sink, args.messages, processes)
+                    results[f"ceiling{processes}"].append(got)
                 for n in widths:
                     print(f"round {number + 1}: {n} worker(s)", file=sys.stderr)
                     running(workers, n)
@@ -346,9 +336,8 @@ def report(args, widths: list[int], results: dict[str, list[dict]]) -> None:
     def rates(key: str) -> list[float]:
         return [r["messages"] / r["sending"] for r in results[key]]
 
-    # each round against the best of the ceilings measured just before it
-    keys = [f"ceiling {loop} {processes}" for loop, processes in CEILINGS]
-    ceiling = [max(each) for each in zip(*(rates(key) for key in keys), strict=True)]
+    # each round against the better of the two ceilings measured just before it
+    ceiling = [max(pair) for pair in zip(rates("ceiling1"), rates("ceiling2"), strict=True)]
     print(
         f"\n{args.messages:,} messages of 3.8 KB a run, {args.rounds} round(s), {CONNECTIONS} "
         "SMTP connections per sender, one PostgreSQL, one aiosmtpd sink\n"
@@ -356,11 +345,10 @@ def report(args, widths: list[int], results: dict[str, list[dict]]) -> None:
     print("| sender | sending s | msg/s | of ceiling | end to end s | msg/s end to end | "
           "cores busy (of 2) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    for loop, processes in CEILINGS:
-        key = f"ceiling {loop} {processes}"
+    for processes in (1, 2):
+        key = f"ceiling{processes}"
         ratios = [100 * rate / c for rate, c in zip(rates(key), ceiling, strict=True)]
-        print(f"| ceiling: raw aiosmtplib, {loop}, {processes} "
-              f"process{'es' if processes > 1 else ''} | "
+        print(f"| ceiling: raw aiosmtplib, {processes} process{'es' if processes > 1 else ''} | "
               f"{spread([r['sending'] for r in results[key]], '.2f')} | "
               f"{spread(rates(key), '.0f')} | {spread(ratios, '.0f')}% | — | — | — |")  # fmt: skip
     for n in widths:

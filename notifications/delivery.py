@@ -17,13 +17,12 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -132,21 +131,9 @@ def deliver_due(engine: Engine, now: datetime, settings: Settings) -> DeliveryRe
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _run(deliver(engine, now, settings))
+        return asyncio.run(deliver(engine, now, settings))
     with ThreadPoolExecutor(max_workers=1) as pool:  # called from inside a running loop
-        return pool.submit(_run, deliver(engine, now, settings)).result()
-
-
-def _run(delivery: Coroutine[Any, Any, DeliveryReport]) -> DeliveryReport:
-    """Run a delivery on uvloop where it is installed (not on Windows). Beside a local mail
-    server delivery is CPU-bound, and most of its CPU is the event loop and the sockets'
-    transports, which uvloop implements in C: a fifth less CPU a message (BENCHMARKS.md)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(delivery)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(delivery)
+        return pool.submit(asyncio.run, deliver(engine, now, settings)).result()
 
 
 class _Feed:

@@ -555,29 +555,6 @@ def test_deliver_due_also_works_from_inside_a_running_loop(engine, now, server, 
     assert asyncio.run(from_async_code()).sent == 2
 
 
-def test_deliver_due_runs_on_uvloop_from_sync_and_async_callers(
-    engine, now, server, settings_for, monkeypatch
-):
-    """The loop delivery's CPU budget was measured on (BENCHMARKS.md), wherever it is called
-    from; the messages still go out."""
-    loops = []
-    real_deliver = delivery.deliver
-
-    async def deliver_noting_the_loop(*args, **kwargs):
-        loops.append(type(asyncio.get_running_loop()).__module__.split(".")[0])
-        return await real_deliver(*args, **kwargs)
-
-    monkeypatch.setattr(delivery, "deliver", deliver_noting_the_loop)
-    fill(engine, now, 2)
-
-    async def from_async_code():
-        return deliver_due(engine, now, settings_for(server.port))
-
-    assert deliver_due(engine, now, settings_for(server.port)).sent == 2
-    assert asyncio.run(from_async_code()).sent == 0  # nothing left, but it ran
-    assert loops == ["uvloop", "uvloop"]
-
-
 def test_deliver_is_a_coroutine_for_async_callers(engine, now, server, settings_for):
     fill(engine, now, 2)
 
