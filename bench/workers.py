@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/workers.py                       # 20,000 messages a run, 3 rounds
     .venv/bin/python bench/workers.py --messages 5000 --rounds 1 --workers 1,2   # quicker
+    .venv/bin/python bench/workers.py --connections 16    # each sender over 16 connections
 
 Issue 7. The scaled path for real, on loopback: a Prefect server keeping its state in
 PostgreSQL (its scheduler off: the benchmark starts the runs), Rectify's database on the same
@@ -12,10 +13,11 @@ same one bench/reminders.py uses. Each round and each width, on a fresh outbox o
 `--messages` digests of 3.8 KB (an officer's typical digest, text + HTML), for 50 people:
 
   ceiling   — raw aiosmtplib `sendmail` of the very rows enqueued (serialised up front,
-              untimed) over 8 reused connections, from 1 and from 2 processes at once: the
-              transport alone; each row is compared with the better of the two
+              untimed) over 8 reused connections (--connections), from 1 and from 2
+              processes at once: the transport alone; each row is compared with the better
+              of the two
   N workers — N runs of the deliver_outbox deployment created at once; each worker takes
-              one (limit 1) and sends over 8 connections, all claiming from one outbox
+              one (limit 1) and sends over as many connections, all claiming from one outbox
 
 For the workers two clocks are read: "sending" from the sink's first to its last message
 (what the target compares with the ceiling), and "end to end" from the runs' creation to
@@ -54,7 +56,6 @@ from tests.scaled_harness import (
     wait_final,
 )
 
-CONNECTIONS = 8
 PEOPLE = 50
 TICK = 0.25  # how often the sink's count and the processes' CPU are read
 
@@ -190,11 +191,11 @@ def workers_round(
     }
 
 
-def ceiling_round(url: str, sink: Sink, m: int, processes: int) -> dict:
+def ceiling_round(url: str, sink: Sink, m: int, processes: int, connections: int) -> dict:
     """Raw aiosmtplib from `processes` processes at once, each a share of the rows, built up
     front and released together; timed by the sink, like the workers."""
     fill(url, m, datetime.now(UTC))
-    child = [sys.executable, __file__, "--ceiling-child", url, str(sink.port)]
+    child = [sys.executable, __file__, "--ceiling-child", url, str(sink.port), str(connections)]
     senders = [
         subprocess.Popen(
             [*child, str(part), str(processes)],
@@ -218,9 +219,9 @@ def ceiling_round(url: str, sink: Sink, m: int, processes: int) -> dict:
     return {"messages": m, "sending": reading["last"] - reading["first"]}
 
 
-def ceiling_child(url: str, port: int, part: int, parts: int) -> None:
+def ceiling_child(url: str, port: int, connections: int, part: int, parts: int) -> None:
     """One ceiling sender: its share of the pending rows as wire bytes, then `sendmail` over
-    CONNECTIONS reused connections once told to go."""
+    `connections` reused connections once told to go."""
     import asyncio
     from collections import deque
 
@@ -258,7 +259,7 @@ def ceiling_child(url: str, port: int, part: int, parts: int) -> None:
         return sent
 
     async def send() -> int:
-        return sum(await asyncio.gather(*(connection() for _ in range(CONNECTIONS))))
+        return sum(await asyncio.gather(*(connection() for _ in range(connections))))
 
     print("ready", flush=True)
     sys.stdin.readline()
@@ -273,11 +274,14 @@ def main() -> None:
     parser.add_argument(
         "--postgres", default="postgresql://postgres:postgres@127.0.0.1:5432/postgres"
     )
-    parser.add_argument("--ceiling-child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--connections", type=int, default=8, help="SMTP connections per sender (the default)"
+    )
+    parser.add_argument("--ceiling-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ceiling_child:
-        url, port, part, parts = args.ceiling_child
-        ceiling_child(url, int(port), int(part), int(parts))
+        url, port, connections, part, parts = args.ceiling_child
+        ceiling_child(url, int(port), int(connections), int(part), int(parts))
         return
     widths = [int(w) for w in args.workers.split(",")]
     results: dict[str, list[dict]] = defaultdict(list)
@@ -290,7 +294,7 @@ def main() -> None:
         print("starting the Prefect server…", file=sys.stderr)
         server = PrefectServer(home / "prefect", free_port(), prefect_url).start()
         sink = Sink()
-        env = scaled_environment(home / "rectify", url, sink.port, server.api_url, CONNECTIONS)
+        env = scaled_environment(home / "rectify", url, sink.port, server.api_url, args.connections)
         workers = [Worker(f"bench{i}", env, home) for i in range(max(widths))]
         try:
             rectify(env, "init")
@@ -300,7 +304,7 @@ def main() -> None:
                 for processes in (1, 2):
                     print(f"round {number + 1} of {args.rounds}: ceiling ×{processes}",
                           file=sys.stderr)  # fmt: skip
-                    got = ceiling_round(url, sink, args.messages, processes)
+                    got = ceiling_round(url, sink, args.messages, processes, args.connections)
                     results[f"ceiling{processes}"].append(got)
                 for n in widths:
                     print(f"round {number + 1}: {n} worker(s)", file=sys.stderr)
@@ -339,7 +343,7 @@ def report(args, widths: list[int], results: dict[str, list[dict]]) -> None:
     # each round against the better of the two ceilings measured just before it
     ceiling = [max(pair) for pair in zip(rates("ceiling1"), rates("ceiling2"), strict=True)]
     print(
-        f"\n{args.messages:,} messages of 3.8 KB a run, {args.rounds} round(s), {CONNECTIONS} "
+        f"\n{args.messages:,} messages of 3.8 KB a run, {args.rounds} round(s), {args.connections} "
         "SMTP connections per sender, one PostgreSQL, one aiosmtpd sink\n"
     )
     print("| sender | sending s | msg/s | of ceiling | end to end s | msg/s end to end | "
