@@ -12,10 +12,6 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-
 from models.dispatch import ANSWER_ORDER, UNANSWERED, answer_label
 from notifications.links import task_url
 from notifications.message import Attachment
@@ -113,6 +109,12 @@ def sheet_name(summary: dict[str, Any]) -> str:
 
 def round_sheet(summary: dict[str, Any], unit: str | None) -> bytes:
     """The 调度表 as .xlsx: a title, one row per task asked about, its answer or 未报送."""
+    # Imported here: every flow's process imports this module, only a closing round builds
+    # a sheet, and openpyxl (with numpy, which it loads) is tens of MB (BENCHMARKS.md).
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     book = Workbook()
     sheet = book.active
     sheet.title = "调度表"
