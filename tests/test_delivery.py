@@ -29,7 +29,7 @@ from models.people import Person
 from models.settings import Settings
 from notifications import delivery
 from notifications.delivery import deliver, deliver_due
-from notifications.message import message_id
+from notifications.message import email_bytes, message_id
 from notifications.outbox import LEASE, claim, enqueue
 from notifications.render import Rendered
 from notifications.transports import PermanentFailure, SmtpTransport
@@ -54,7 +54,7 @@ class Sink:
     def __init__(self) -> None:
         self.received: list = []  # parsed messages, in arrival order
         self.envelopes: list[tuple[str, list[str]]] = []
-        self.peers: set = set()  # one per client connection
+        self.peers: set = set()  # one per client connection (recorded at RCPT)
         self.replies: dict[str, str] = {}  # recipient -> reply to RCPT, e.g. "550 …"
         self.data_replies: dict[str, str] = {}  # recipient -> reply to DATA instead of 250
         self.lock = threading.Lock()
@@ -76,7 +76,6 @@ class Sink:
         with self.lock:
             self.received.append(message)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-            self.peers.add(session.peer)
         return "250 Message accepted for delivery"
 
     def message_ids(self) -> list[str]:
@@ -480,18 +479,22 @@ def test_a_certificate_that_does_not_verify_keeps_messages_for_later_with_the_re
     assert tls_server.sink.received == []
 
 
+def wire(now, number: int) -> tuple[OutboxMessage, bytes]:
+    """A row addressed to p{number} and its message's bytes, for sending through a transport."""
+    row = OutboxMessage(
+        id=number, key=f"k{number}", kind="digest", to_address=f"p{number}@{DOMAIN}",
+        subject="主题", send_after=now, created_at=now,
+    )  # fmt: skip
+    body = OutboxBody(message_id=number, text="正文\n", html="<p>正文</p>")
+    return row, email_bytes(row, body, sender=f"zgb@{DOMAIN}", domain=DOMAIN, now=now)
+
+
 def test_a_connection_the_server_dropped_is_reopened(now, settings_for):
     idle = Server(free_port(), timeout=0.3).start()  # the server hangs up after 0.3 s idle
-    row = OutboxMessage(
-        id=1, key="k", kind="digest", to_address=f"p0@{DOMAIN}", subject="主题",
-        send_after=now, created_at=now,
-    )  # fmt: skip
-    body = OutboxBody(message_id=1, text="正文\n", html="<p>正文</p>")
-    from notifications.message import email_bytes
+    row, message = wire(now, 0)
 
     async def two_sends() -> None:
         transport = SmtpTransport(settings_for(idle.port))
-        message = email_bytes(row, body, sender=f"zgb@{DOMAIN}", domain=DOMAIN, now=now)
         try:
             await transport.send(1, message, f"zgb@{DOMAIN}", row.to_address)
             await asyncio.sleep(0.8)
@@ -513,19 +516,13 @@ def test_a_refused_message_leaves_the_connection_ready_for_the_next(now, server,
     envelope is reset and the next message goes over the same connection."""
     server.sink.replies[f"p1@{DOMAIN}"] = "550 5.1.1 <p1@example.cn>: user unknown"
     server.sink.data_replies[f"p2@{DOMAIN}"] = "554 5.6.0 Message refused"
-    body = OutboxBody(message_id=1, text="正文\n", html="<p>正文</p>")
-    from notifications.message import email_bytes
 
     async def three_sends() -> list[str]:
         transport = SmtpTransport(settings_for(server.port))
         outcomes = []
         try:
             for number in (1, 2, 0):
-                row = OutboxMessage(
-                    id=number, key=f"k{number}", kind="digest", to_address=f"p{number}@{DOMAIN}",
-                    subject="主题", send_after=now, created_at=now,
-                )  # fmt: skip
-                message = email_bytes(row, body, sender=f"zgb@{DOMAIN}", domain=DOMAIN, now=now)
+                row, message = wire(now, number)
                 try:
                     await transport.send(number, message, f"zgb@{DOMAIN}", row.to_address)
                     outcomes.append("sent")
