@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=30.0, gt=0, le=600)  # seconds, per SMTP command
     mail_from: str = DEFAULT_MAIL_FROM
     mail_connections: int = Field(default=8, ge=1, le=32)  # SMTP connections in parallel
+    # Pages the desk builds at once. Python runs one thread at a time: more threads only
+    # take turns (20 at once cost 40-80% more CPU per page); a few let I/O overlap.
+    desk_threads: int = Field(default=2, ge=1, le=64)
     # The local Prefect API that `rectify run` starts (its state under RECTIFY_HOME/prefect).
     prefect_port: int = Field(default=4200, ge=1, le=65535)
     # Post every workflow action as a Prefect event (rectify.task.approved, …) when a

@@ -13,6 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
@@ -84,6 +86,20 @@ class Desk:
 
     def now(self) -> datetime:
         return self.clock()
+
+
+_DOCUMENTS: RunVar[CapacityLimiter] = RunVar("rectify_documents")
+
+
+def documents_thread() -> CapacityLimiter:
+    """The thread documents are built in, one at a time: an export of 100,000 tasks takes
+    seconds, and in a page's thread it would hold up the pages (Settings.desk_threads).
+    One per event loop, as anyio keeps its own default limiter."""
+    try:
+        return _DOCUMENTS.get()
+    except LookupError:
+        _DOCUMENTS.set(limiter := CapacityLimiter(1))
+        return limiter
 
 
 def desk_of(request: Request) -> Desk:
@@ -236,6 +252,7 @@ def _date_cn(value: date | datetime | None) -> str:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
+    env.auto_reload = False  # templates change with a release, not while serving
     env.filters.update(
         date_cn=_date_cn,
         stage_label=lambda s: STAGE_LABELS[Stage(s)],
