@@ -47,7 +47,7 @@ class Person(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=50, index=True)
     email: str | None = Field(default=None, max_length=200, unique=True)
-    department_id: int | None = Field(default=None, foreign_key="department.id")
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
     supervisor_id: int | None = Field(default=None, foreign_key="person.id")
     heads_department: bool = Field(default=False)
     active: bool = Field(default=True)
