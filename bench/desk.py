@@ -384,6 +384,9 @@ def main() -> None:
         "--processes", type=int, default=1,
         help="desk processes (1: as rectify run; N: as rectify serve --workers N)",
     )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, help="pages at once per desk process (RECTIFY_DESK_THREADS)"
+    )
     parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -405,6 +408,8 @@ def main() -> None:
             work = plan(url, args.requests, seed=8)
             port = free_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
+            if args.threads:
+                env["RECTIFY_DESK_THREADS"] = str(args.threads)
             server = subprocess.Popen(
                 [sys.executable, __file__, "--serve", url, str(work_dir / "home"), str(port),
                  str(args.processes)],
@@ -441,7 +446,8 @@ def wait_for_port(port: int, server: subprocess.Popen) -> None:
 def report(args, results: dict[float, dict[str, dict]], peak: float, approved: int) -> None:
     database = "PostgreSQL" if args.postgres else "SQLite"
     print(f"\nthe desk, {args.tasks:,} tasks, {CLIENTS} concurrent clients, {database}, "
-          f"{args.processes} desk process{'es' if args.processes > 1 else ''}")  # fmt: skip
+          f"{args.processes} desk process{'es' if args.processes > 1 else ''}, "
+          f"{args.threads or 'default'} page threads each")  # fmt: skip
     for think, pages in results.items():
         load = f"think time {think:g} s on average" if think else "no think time (saturation)"
         print(f"\n{load}")
