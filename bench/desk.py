@@ -160,7 +160,8 @@ def enrich(url: str) -> None:
 
 def serve(url: str, home: str, port: int, processes: int = 1) -> None:
     """In the subprocess: the desk on this database at the ledger's day, as `rectify run`
-    serves it (one process), or as `rectify serve --workers N` does (N processes)."""
+    serves it (one process), or as `rectify serve --workers N` does (N processes, a socket
+    each: cli.desk_processes)."""
     import os
 
     import uvicorn
@@ -171,10 +172,15 @@ def serve(url: str, home: str, port: int, processes: int = 1) -> None:
     refresh_statistics(engine)  # as `rectify run` does when it starts
     engine.dispose()
     os.environ.update(RECTIFY_DATABASE_URL=url, RECTIFY_HOME=home)
+    if processes > 1:
+        from cli.desk_processes import serve_processes
+
+        serve_processes("bench.desk:desk_at_the_ledger_s_day", "127.0.0.1", port, processes)
+        return
     with contextlib.suppress(KeyboardInterrupt):  # how the benchmark stops it
         uvicorn.run(
             "bench.desk:desk_at_the_ledger_s_day", factory=True, host="127.0.0.1", port=port,
-            workers=processes, log_level="warning", access_log=False,
+            log_level="warning", access_log=False,
         )  # fmt: skip
 
 

@@ -32,6 +32,7 @@ Times are printed, never asserted; BENCHMARKS.md keeps the numbers.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import random
@@ -531,6 +532,8 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    if not args.skip_naive and importlib.util.find_spec("prefect_email") is None:
+        parser.error("the naive run needs prefect-email: .venv/bin/pip install -e '.[bench]'")
     rounds: list[dict[str, dict]] = []
     once: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="rectify-bench-") as folder:

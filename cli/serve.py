@@ -2,7 +2,8 @@
 
 Several desks (processes here, or machines) share one PostgreSQL: each request is its own
 short transaction and every change is a conditional update, so nothing is applied twice.
-With --workers N, uvicorn runs N processes on one socket, each building its own app.
+With --workers N, N processes each listen on a socket of their own on the one port
+(cli.desk_processes), each building its own app.
 """
 
 from typing import Annotated
@@ -13,9 +14,12 @@ from fastapi import FastAPI
 
 from cli.common import console, engine_for, settings
 from cli.desk import desk_app
+from cli.desk_processes import can_spread, serve_processes
 from cli.run import settle_for_serving
 from models.db import require_current_schema
 from models.settings import Settings
+
+DESK_FACTORY = "cli.serve:desk_from_environment"
 
 
 def serve(
@@ -33,8 +37,15 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     console.print(f"工作台：http://{shown}:{port}/（{workers} 个进程；数据库 {current.db_url}）",
                   soft_wrap=True)  # fmt: skip
+    if workers > 1 and can_spread():
+        try:
+            status = serve_processes(DESK_FACTORY, host, port, workers)
+        except OSError as error:  # the port, bound before any desk starts
+            raise SystemExit(f"rectify serve：无法在 {host}:{port} 启动工作台（{error.strerror}）；"
+                             "可用 --port 换一个端口") from None  # fmt: skip
+        raise typer.Exit(status)
     uvicorn.run(
-        "cli.serve:desk_from_environment", factory=True, host=host, port=port,
+        DESK_FACTORY, factory=True, host=host, port=port,
         workers=workers, log_level="warning", access_log=False, proxy_headers=True,
     )  # fmt: skip
 
