@@ -185,11 +185,11 @@ def ledger_page(
 
 def filter_choices(session: Session) -> dict[str, list[tuple[int, str]]]:
     """What the ledger's filter menus offer."""
-    areas = session.exec(select(Area).order_by(Area.inspection_id, Area.number))
+    areas = select(Area.id, Area.number, Area.title).order_by(Area.inspection_id, Area.number)
     departments = select(Department.id, Department.name).order_by(Department.name)
     campaigns = select(Campaign.id, Campaign.name).order_by(Campaign.id)
     return {
-        "areas": [(a.id, f"{a.number}. {a.title}") for a in areas],
+        "areas": [(id_, f"{number}. {title}") for id_, number, title in session.exec(areas)],
         "departments": list(session.exec(departments).all()),
         "campaigns": list(session.exec(campaigns).all()),
     }
