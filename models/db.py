@@ -1,5 +1,7 @@
 """Engines, transactions and migrations, the same on SQLite and PostgreSQL."""
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -21,11 +23,44 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 # SQLite lets one writer in at a time and makes the others poll with growing sleeps (up to
-# 100 ms each): 20 approvals at once on the desk waited up to 9 s. Writers of one process
-# queue on a lock per database file instead, and go in the moment it is free. Other
-# processes still meet SQLite's own lock (busy_timeout).
-_file_locks: dict[str, threading.RLock] = {}
-_writer_locks: "WeakKeyDictionary[Engine, threading.RLock]" = WeakKeyDictionary()
+# 100 ms each): 20 approvals at once on the desk waited up to 9 s. Writers queue on a lock
+# per database file instead, and go in the moment it is free: threads of one process on a
+# lock in memory, processes on this machine (desk processes, a CLI import) on an flock of a
+# file beside the database. SQLite's own lock (busy_timeout) still guards anything else.
+class WriterLock:
+    """The writers' queue for one SQLite file, across threads and processes."""
+
+    def __init__(self, database: Path | None) -> None:
+        """`database` None: an in-memory database, which only this process can open."""
+        self.path = database and database.with_name(database.name + ".writer-lock")
+        self._threads = threading.RLock()
+        self._depth = 0  # nested units of work in the thread holding it
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        if self._depth == 0 and self.path is not None:
+            try:
+                # Opened anew each time: a descriptor inherited across fork would share the
+                # lock with the parent instead of excluding it.
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._threads.release()
+                raise
+            self._fd = fd
+        self._depth += 1
+
+    def __exit__(self, *_: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            os.close(self._fd)  # releases the flock
+            self._fd = None
+        self._threads.release()
+
+
+_file_locks: dict[str, WriterLock] = {}
+_writer_locks: "WeakKeyDictionary[Engine, WriterLock]" = WeakKeyDictionary()
 
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:
@@ -40,8 +75,10 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
                 url, pool_pre_ping=True, execution_options={"postgresql_readonly": True}
             )
         return create_engine(url, pool_pre_ping=True)
+    database = None
     if url.startswith("sqlite:///") and ":memory:" not in url:
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(url.removeprefix("sqlite:///")).resolve()
+        database.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -62,7 +99,10 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     if not read_only:
-        _writer_locks[engine] = _file_locks.setdefault(str(engine.url), threading.RLock())
+        key = str(database or engine.url)
+        if key not in _file_locks:
+            _file_locks[key] = WriterLock(database)
+        _writer_locks[engine] = _file_locks[key]
     return engine
 
 

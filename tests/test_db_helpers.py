@@ -1,14 +1,21 @@
 """Database helpers that behave the same on SQLite and PostgreSQL."""
 
+import fcntl
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from models.db import IN_BATCH, among, make_engine, refresh_statistics, transaction, upgrade
 from models.people import Department, Person
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_among_finds_exactly_the_listed_rows_however_many_there_are(session, now):
@@ -68,6 +75,43 @@ def test_writers_of_one_process_queue_for_a_sqlite_file_instead_of_failing_on_it
     assert outcome == ["written"]  # it waited for the first writer, not for "database is locked"
     with Session(holder) as session:
         assert sorted(session.exec(select(Department.name))) == ["先来的", "后到的"]
+
+
+def test_writers_of_other_processes_queue_for_a_sqlite_file_too(tmp_path):
+    """Desk processes and a CLI import on one file: the second waits for the first and goes
+    in when it commits, instead of SQLite's polling (here switched off: it would fail)."""
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    upgrade(make_engine(url))
+    other = f"""
+import sys
+from sqlalchemy import event
+from models.db import make_engine, transaction
+from models.people import Department
+engine = make_engine({url!r})
+@event.listens_for(engine, "connect")
+def _no_patience(dbapi_connection, _record):
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+print("ready", flush=True)
+with transaction(engine) as session:
+    session.add(Department(name="另一进程的"))
+print("written", flush=True)
+"""
+    with transaction(make_engine(url)) as session:
+        session.add(Department(name="先来的"))
+        session.flush()  # SQLite's write lock is held
+        lock = tmp_path / "one.db.writer-lock"
+        with open(lock, "rb") as queue, pytest.raises(BlockingIOError):  # the queue's too
+            fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        writer = subprocess.Popen(
+            [sys.executable, "-c", other], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        assert writer.stdout.readline() == "ready\n"
+        time.sleep(0.5)  # it is at the queue now
+        assert writer.poll() is None  # waiting, not failed
+    assert writer.wait(timeout=30) == 0
+    assert writer.stdout.read() == "written\n"
+    with Session(make_engine(url)) as session:
+        assert sorted(session.exec(select(Department.name))) == ["先来的", "另一进程的"]
 
 
 def test_readers_never_wait_for_a_writer(tmp_path):
