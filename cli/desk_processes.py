@@ -24,10 +24,19 @@ def can_spread() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
+def family_of(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def port_refused(command: str, host: str, port: int, error: OSError) -> str:
+    """What `rectify run` and `rectify serve` say when the desk's port cannot be had."""
+    return (f"rectify {command}：无法在 {host}:{port} 启动工作台（{error.strerror}）；"
+            "可用 --port 换一个端口")  # fmt: skip
+
+
 def reuse_port_socket(host: str, port: int) -> socket.socket:
     """A socket bound to host:port that other processes of this user may bind as well."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family_of(host), socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
@@ -41,8 +50,7 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 def _refuse_if_taken(host: str, port: int) -> None:
     """OSError if anything holds the port, a desk sharing it included: SO_REUSEPORT alone
     would let a second desk (even of another installation) take half the connections."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    with socket.socket(family_of(host), socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
 

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from cli.common import console, engine_for, settings
 from cli.desk import desk_app
+from cli.desk_processes import family_of, port_refused
 from cli.flows import prepare_prefect, schedule_table
 from flows.demo import DEMO_PASSWORD, DEMO_SIGN_INS, is_demo_ledger
 from models.db import refresh_statistics, require_current_schema
@@ -129,15 +130,13 @@ def _say_where_to_look(current, prefect, next_runs: dict, started: float) -> Non
 
 def _listen(host: str, port: int) -> socket.socket:
     """The desk's socket, bound now so a taken port is a clear error before anything starts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener = socket.socket(family_of(host), socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))
     except OSError as error:
         listener.close()
-        raise SystemExit(f"rectify run：无法在 {host}:{port} 启动工作台（{error.strerror}）；"
-                         "可用 --port 换一个端口") from None  # fmt: skip
+        raise SystemExit(port_refused("run", host, port, error)) from None
     listener.listen(128)
     listener.set_inheritable(True)
     return listener

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from cli.common import console, engine_for, settings
 from cli.desk import desk_app
-from cli.desk_processes import can_spread, serve_processes
+from cli.desk_processes import can_spread, port_refused, serve_processes
 from cli.run import settle_for_serving
 from models.db import require_current_schema
 from models.settings import Settings
@@ -41,8 +41,7 @@ def serve(
         try:
             status = serve_processes(DESK_FACTORY, host, port, workers)
         except OSError as error:  # the port, bound before any desk starts
-            raise SystemExit(f"rectify serve：无法在 {host}:{port} 启动工作台（{error.strerror}）；"
-                             "可用 --port 换一个端口") from None  # fmt: skip
+            raise SystemExit(port_refused("serve", host, port, error)) from None
         raise typer.Exit(status)
     uvicorn.run(
         DESK_FACTORY, factory=True, host=host, port=port,

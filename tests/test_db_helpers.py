@@ -83,7 +83,6 @@ def test_writers_of_other_processes_queue_for_a_sqlite_file_too(tmp_path):
     url = f"sqlite:///{tmp_path / 'one.db'}"
     upgrade(make_engine(url))
     other = f"""
-import sys
 from sqlalchemy import event
 from models.db import make_engine, transaction
 from models.people import Department

@@ -11,11 +11,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from cli.desk_processes import reuse_port_socket
+from tests.test_delivery import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,12 +38,6 @@ def pid_app():
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start(port: int, ready: Path, workers: int) -> subprocess.Popen:
     code = (
         "import sys; from cli.desk_processes import serve_processes; "
@@ -57,6 +54,18 @@ def wait_ready(ready: Path, workers: int, server: subprocess.Popen) -> None:
         assert server.poll() is None, "the desks exited before they started"
         assert time.monotonic() < deadline, "the desks did not start within 60 s"
         time.sleep(0.1)
+
+
+@contextmanager
+def running(port: int, ready: Path, workers: int) -> Iterator[subprocess.Popen]:
+    """The desk processes, built and listening; killed afterwards if still running."""
+    server = start(port, ready, workers)
+    try:
+        wait_ready(ready, workers, server)
+        yield server
+    finally:
+        if server.poll() is None:
+            server.kill()
 
 
 def answered_by(port: int, connections: int) -> list[str]:
@@ -86,13 +95,10 @@ def answers(port: int, connections: int, path: str) -> list[str]:
 
 def test_connections_arriving_together_reach_every_process(tmp_path):
     port = free_port()
-    server = start(port, tmp_path, workers=2)
-    try:
-        wait_ready(tmp_path, 2, server)
+    with running(port, tmp_path, workers=2) as server:
         pids = answered_by(port, 20)
         assert len(pids) == 20
         assert set(pids) == {p.name for p in tmp_path.iterdir()}  # both took some
-    finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0  # asked to stop: a clean exit
     with socket.socket() as after:  # nobody listens on the port any more
@@ -102,15 +108,9 @@ def test_connections_arriving_together_reach_every_process(tmp_path):
 
 
 def test_a_dead_desk_stops_the_others_and_fails(tmp_path):
-    port = free_port()
-    server = start(port, tmp_path, workers=2)
-    try:
-        wait_ready(tmp_path, 2, server)
+    with running(free_port(), tmp_path, workers=2) as server:
         os.kill(int(next(tmp_path.iterdir()).name), signal.SIGKILL)
         assert server.wait(timeout=30) == 1  # the service manager sees a failure
-    finally:
-        if server.poll() is None:
-            server.kill()
     for pid in (int(p.name) for p in tmp_path.iterdir()):
         assert not Path(f"/proc/{pid}").exists()  # stopped and reaped
 
