@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Select, func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from models.access import own_tasks, visible_tasks
@@ -25,7 +26,7 @@ from models.ledger import (
     Task,
     TaskSupport,
 )
-from models.lights import Light, light, light_where
+from models.lights import Light, light, light_of, light_where
 from models.people import Department, Person, Role
 from models.queries import records_of
 from models.records import (
@@ -62,75 +63,79 @@ class TaskLine:
 # Decided on the task page, where a pending request can be seen: never hinted in lists.
 PAGE_ONLY = frozenset({Action.GRANT_EXTENSION, Action.REFUSE_EXTENSION, Action.REASSIGN})
 
+_OFFICER = aliased(Person)
 
-def hints_for(task: Task, person: Person) -> tuple[str, ...]:
-    """Actions the transition table gives this person's roles in the task's stage.
+
+def hints_for(row: Any, person_id: int | None, roles: set[Role]) -> tuple[str, ...]:
+    """Actions the transition table gives these roles in the task's stage (`row` has the
+    task's stage, deadline_class, officer_id and leader_id: a Task or a row of columns).
 
     A hint, not a permission: the task page asks the workflow itself (allowed_actions),
     which also checks separation of duties and preconditions.
     """
-    relation = {Role.OFFICER: task.officer_id, Role.LEADER: task.leader_id}
+    relation = {Role.OFFICER: row.officer_id, Role.LEADER: row.leader_id}
+    stage = Stage(row.stage)
     found = []
-    for action in actions_from(Stage(task.stage)):
-        if action in PAGE_ONLY or (action == Action.APPROVE_PHASE and not task.is_long_term):
+    for action in actions_from(stage):
+        if action in PAGE_ONLY or (
+            action == Action.APPROVE_PHASE and row.deadline_class != DeadlineClass.LONG_TERM
+        ):
             continue
-        rule = rule_for(Stage(task.stage), action)
+        rule = rule_for(stage, action)
         assert rule is not None
-        for role in rule.who & person.roles:
-            if role not in OWN_TASK_ROLES or relation.get(role, person.id) == person.id:
+        for role in rule.who & roles:
+            if role not in OWN_TASK_ROLES or relation.get(role, person_id) == person_id:
                 found.append(action.value)
                 break
     return tuple(found)
 
 
+def _line_query() -> Select:
+    """The columns a list shows, names joined in: one query a page, no Task objects built
+    (a page of 50 ORM rows and two name lookups cost more than the rest of the page)."""
+    return (
+        select(
+            Task.id, Task.number, Task.title, Task.stage, Task.deadline, Task.deadline_class,
+            Task.officer_id, Task.leader_id, Area.number.label("area_number"),
+            Area.title.label("area_title"), _OFFICER.name.label("officer_name"),
+            Department.name.label("department_name"),
+        )
+        .join(Area, Area.id == Task.area_id)
+        .outerjoin(_OFFICER, _OFFICER.id == Task.officer_id)
+        .outerjoin(Department, Department.id == Task.lead_department_id)
+    )  # fmt: skip
+
+
 def _lines(
-    session: Session, rows: list[tuple[Task, Area]], today: date, calendar: WorkCalendar,
+    session: Session, query: Select, today: date, calendar: WorkCalendar,
     person: Person | None = None,
 ) -> list[TaskLine]:  # fmt: skip
-    people, departments = _names_for(session, [t for t, _ in rows])
+    roles = person.roles if person else set()
+    person_id = person.id if person else None
     return [
         TaskLine(
-            id=task.id,
-            number=f"{area.number}.{task.number}",
-            title=task.title,
-            area=area.title,
-            stage=task.stage,
-            light=light(task, today, calendar),
-            deadline=task.deadline,
-            deadline_class=task.deadline_class,
-            officer=people.get(task.officer_id),
-            department=departments.get(task.lead_department_id),
-            hints=hints_for(task, person) if person else (),
+            id=row.id,
+            number=f"{row.area_number}.{row.number}",
+            title=row.title,
+            area=row.area_title,
+            stage=row.stage,
+            light=light_of(row.stage, row.deadline_class, row.deadline, today, calendar),
+            deadline=row.deadline,
+            deadline_class=row.deadline_class,
+            officer=row.officer_name,
+            department=row.department_name,
+            hints=hints_for(row, person_id, roles) if person else (),
         )
-        for task, area in rows
+        for row in session.exec(query)
     ]
-
-
-def _names_for(session: Session, tasks: list[Task]) -> tuple[dict[int, str], dict[int, str]]:
-    """Names of only the people and departments these tasks mention."""
-    person_ids = {t.officer_id for t in tasks} | {t.leader_id for t in tasks}
-    department_ids = {t.lead_department_id for t in tasks}
-    person_ids.discard(None)
-    department_ids.discard(None)
-    people = dict(
-        session.exec(select(Person.id, Person.name).where(Person.id.in_(person_ids))).all()
-    )
-    departments = dict(
-        session.exec(
-            select(Department.id, Department.name).where(Department.id.in_(department_ids))
-        ).all()
-    )
-    return people, departments
 
 
 def my_tasks(
     session: Session, person: Person, today: date, calendar: WorkCalendar
 ) -> list[TaskLine]:
     """The tasks this person answers for, reviews or leads, most urgent first."""
-    rows = list(
-        session.exec(select(Task, Area).join(Area).where(own_tasks(person)).order_by(Task.id))
-    )
-    lines = _lines(session, rows, today, calendar, person)
+    query = _line_query().where(own_tasks(person)).order_by(Task.id)
+    lines = _lines(session, query, today, calendar, person)
     urgency = {Light.RED: 0, Light.YELLOW: 1, Light.GREEN: 2, Light.NONE: 3, Light.DONE: 4}
     return sorted(lines, key=lambda line: (urgency[line.light], line.deadline or date.max, line.id))
 
@@ -177,10 +182,8 @@ def ledger_page(
         .offset((max(page, 1) - 1) * per_page)
         .limit(per_page)
     )
-    rows = list(
-        session.exec(select(Task, Area).join(Area).where(Task.id.in_(ids)).order_by(Task.id))
-    )
-    return _lines(session, rows, today, calendar), total
+    query = _line_query().where(Task.id.in_(ids)).order_by(Task.id)
+    return _lines(session, query, today, calendar), total
 
 
 def filter_choices(session: Session) -> dict[str, list[tuple[int, str]]]:
@@ -248,11 +251,11 @@ def signoff_queue(
     session: Session, person: Person, today: date, calendar: WorkCalendar
 ) -> list[TaskLine]:
     """Tasks waiting for a sign-off this person's roles may give (the page checks each)."""
-    query = select(Task, Area).join(Area).where(Task.stage == Stage.EVIDENCE.value)
+    query = _line_query().where(Task.stage == Stage.EVIDENCE.value)
     if not person.has_role(Role.OFFICE, Role.LEADERSHIP):
         query = query.where(own_tasks(person))
-    rows = list(session.exec(query.order_by(Task.submitted_at, Task.id).limit(500)))
-    return _lines(session, rows, today, calendar, person)
+    query = query.order_by(Task.submitted_at, Task.id).limit(500)
+    return _lines(session, query, today, calendar, person)
 
 
 def lookback_queue(session: Session, person: Person) -> list[dict[str, Any]]:

@@ -59,7 +59,7 @@ def ledger(request: Request):
         kept = {k: v for k, v in query.items() if k != "page" and v}
         return page(
             request, "ledger.html", viewer=me, lines=lines, total=total, page_number=number,
-            pages=max(1, -(-total // PER_PAGE)), kept=kept,
+            chosen=wanted, pages=max(1, -(-total // PER_PAGE)),
             query_of=lambda **extra: urlencode({**kept, **extra}),
             choices=filter_choices(session), stages=[s.value for s in Stage],
             lights=[lamp.value for lamp in Light], classes=[c.value for c in DeadlineClass],
