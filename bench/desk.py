@@ -42,6 +42,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import random
@@ -420,6 +421,8 @@ def main() -> None:
         serve(url, home, int(port), int(processes))
         return
 
+    if importlib.util.find_spec("aiohttp") is None:
+        parser.error("the clients need aiohttp: .venv/bin/pip install -e '.[bench]'")
     with tempfile.TemporaryDirectory(prefix="rectify-desk-bench-") as folder:
         work_dir = Path(folder)
         databases = Databases(work_dir, args.postgres)
