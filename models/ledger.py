@@ -68,6 +68,11 @@ _task_version = Column("version", Integer, nullable=False, server_default="1")
 _FILTERED = ("stage", "deadline", "deadline_class")
 
 
+def long_term(deadline_class: str) -> bool:
+    """长期坚持: no deadline to meet, signed off phase by phase (for rows read as columns too)."""
+    return deadline_class == DeadlineClass.LONG_TERM
+
+
 class Task(SQLModel, table=True):
     """One problem fed back (整改任务): who answers for it, by when, and where it stands."""
 
@@ -108,7 +113,7 @@ class Task(SQLModel, table=True):
 
     @property
     def is_long_term(self) -> bool:
-        return self.deadline_class == DeadlineClass.LONG_TERM
+        return long_term(self.deadline_class)
 
 
 class TaskSupport(SQLModel, table=True):

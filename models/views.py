@@ -25,6 +25,7 @@ from models.ledger import (
     Measure,
     Task,
     TaskSupport,
+    long_term,
 )
 from models.lights import Light, light, light_of, light_where
 from models.people import Department, Person, Role
@@ -78,7 +79,7 @@ def hints_for(row: Any, person_id: int | None, roles: set[Role]) -> tuple[str, .
     found = []
     for action in actions_from(stage):
         if action in PAGE_ONLY or (
-            action == Action.APPROVE_PHASE and row.deadline_class != DeadlineClass.LONG_TERM
+            action == Action.APPROVE_PHASE and not long_term(row.deadline_class)
         ):
             continue
         rule = rule_for(stage, action)
