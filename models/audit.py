@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, FetchedValue, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, FetchedValue, Index, UniqueConstraint, bindparam
 from sqlmodel import Field, Session, SQLModel, select
 
 from models.people import Person
@@ -88,6 +88,9 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_HEAD = select(AuditHead).where(AuditHead.chain == bindparam("chain"))  # built once: every action
+
+
 def append_event(
     session: Session,
     *,
@@ -101,7 +104,8 @@ def append_event(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to its chain; the caller's transaction makes it durable."""
-    head = session.get(AuditHead, chain)
+    with session.no_autoflush:  # a batch (apply(flush=False)) is flushed by its caller
+        head = session.exec(_HEAD, params={"chain": chain}).first()
     event = AuditEvent(
         chain=chain,
         seq=(head.seq + 1) if head else 1,

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from models.calendar import WorkCalendar
 from models.dispatch_tables import DispatchRound
 from models.ledger import Area, DeadlineClass, Task
-from models.lights import Light, light_where
+from models.lights import Light, light_params, light_where
 from models.stages import OPEN_STAGES, Stage
 
 WEEKS_AHEAD = 8
@@ -29,7 +29,8 @@ def board(session: Session, today: date, calendar: WorkCalendar) -> dict[str, An
     ]
     lamps = (Light.RED, Light.YELLOW, Light.GREEN)
     counts = session.exec(
-        select(*(func.count(case((light_where(lamp, today, calendar), 1))) for lamp in lamps))
+        select(*(func.count(case((light_where(lamp), 1))) for lamp in lamps)),
+        params=light_params(today, calendar),
     ).one()
     lights = {lamp.value: count for lamp, count in zip(lamps, counts, strict=True)}
     rebounds = session.exec(

@@ -172,9 +172,14 @@ DEFAULT_CALENDAR = WorkCalendar()
 # --- the override table ----------------------------------------------------------------
 
 
+_OVERRIDES = select(
+    CalendarDay.day, CalendarDay.working, CalendarDay.note
+)  # built once: every page
+
+
 def load_calendar(session: Session) -> WorkCalendar:
     """The working calendar with every override of the database (one query)."""
-    rows = session.exec(select(CalendarDay.day, CalendarDay.working, CalendarDay.note)).all()
+    rows = session.exec(_OVERRIDES).all()
     return WorkCalendar(
         overrides={day: working for day, working, _ in rows},
         notes={day: note for day, _, note in rows},

@@ -6,7 +6,7 @@ so the desk never shows a button the workflow would then refuse.
 
 from collections.abc import Callable
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
 from models.audit import AuditEvent
@@ -68,14 +68,15 @@ def first_signer_id(session: Session, task: Task) -> int | None:
     if mode == FirstSigner.LEADER:
         return task.leader_id
     if mode == FirstSigner.DEPARTMENT_HEAD and task.lead_department_id is not None:
-        return session.exec(
-            select(Person.id).where(
-                Person.department_id == task.lead_department_id,
-                Person.heads_department,
-                Person.active,
-            )
-        ).first()
+        return session.exec(_HEAD_OF, params={"department_id": task.lead_department_id}).first()
     return None
+
+
+# The guards' statements are built once: the task page asks them for every action the stage
+# allows, and building a statement cost more than running it.
+_HEAD_OF = select(Person.id).where(
+    Person.department_id == bindparam("department_id"), Person.heads_department, Person.active
+)
 
 
 def two_signatures(session: Session, task: Task) -> bool:
@@ -104,43 +105,46 @@ def check_separation_of_duties(session: Session, task: Task, action: Action, act
 
 def involved_people(session: Session, task: Task) -> set[int]:
     """Everyone who acted on or approved the task, plus its officer: never its reviewer."""
-    acted = session.exec(
-        select(AuditEvent.actor_id).where(
-            AuditEvent.task_id == task.id,
-            AuditEvent.action.in_([*ACTING_ACTIONS, *SIGNING_ACTIONS]),
-        )
-    ).all()
+    acted = session.exec(_ACTED_ON, params={"task_id": task.id}).all()
     return {pid for pid in acted if pid is not None} | {task.officer_id} - {None}
+
+
+_ACTED_ON = select(AuditEvent.actor_id).where(
+    AuditEvent.task_id == bindparam("task_id"),
+    AuditEvent.action.in_([*ACTING_ACTIONS, *SIGNING_ACTIONS]),
+)
 
 
 def signers(session: Session, task: Task, decision: Decision) -> set[int]:
     """Who signed the current submission round with a given decision."""
-    return set(
-        session.exec(
-            select(SignOff.signer_id).where(
-                SignOff.task_id == task.id,
-                SignOff.round == task.round,
-                SignOff.decision == decision,
-            )
-        ).all()
-    )
+    params = {"task_id": task.id, "round": task.round, "decision": decision.value}
+    return set(session.exec(_SIGNERS, params=params).all())
+
+
+_SIGNERS = select(SignOff.signer_id).where(
+    SignOff.task_id == bindparam("task_id"),
+    SignOff.round == bindparam("round"),
+    SignOff.decision == bindparam("decision"),
+)
 
 
 def open_review(session: Session, task: Task) -> LookbackReview | None:
-    return session.exec(
-        select(LookbackReview).where(
-            LookbackReview.task_id == task.id, LookbackReview.status == ReviewStatus.OPEN
-        )
-    ).first()
+    return session.exec(_OPEN_REVIEW, params={"task_id": task.id}).first()
+
+
+_OPEN_REVIEW = select(LookbackReview).where(
+    LookbackReview.task_id == bindparam("task_id"), LookbackReview.status == ReviewStatus.OPEN
+)
 
 
 def pending_extension(session: Session, task: Task) -> ExtensionRequest | None:
-    return session.exec(
-        select(ExtensionRequest).where(
-            ExtensionRequest.task_id == task.id,
-            ExtensionRequest.status == RequestStatus.PENDING,
-        )
-    ).first()
+    return session.exec(_PENDING_EXTENSION, params={"task_id": task.id}).first()
+
+
+_PENDING_EXTENSION = select(ExtensionRequest).where(
+    ExtensionRequest.task_id == bindparam("task_id"),
+    ExtensionRequest.status == RequestStatus.PENDING,
+)
 
 
 # --- preconditions: what the task itself must satisfy, whatever the data --------------
@@ -154,11 +158,14 @@ def check_preconditions(session: Session, task: Task, action: Action) -> None:
 
 
 def _has_evidence(session: Session, task: Task) -> None:
-    count = session.exec(
-        select(func.count()).select_from(Evidence).where(Evidence.task_id == task.id)
-    ).one()
+    count = session.exec(_EVIDENCE_COUNT, params={"task_id": task.id}).one()
     if not count:
         raise Refused(f"任务 {task.id} 尚无佐证材料，请先上传再提交销号申请")
+
+
+_EVIDENCE_COUNT = (
+    select(func.count()).select_from(Evidence).where(Evidence.task_id == bindparam("task_id"))
+)
 
 
 def _can_be_endorsed(session: Session, task: Task) -> None:

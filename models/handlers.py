@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from models import dispatch
@@ -230,11 +231,12 @@ def _attach_evidence(
 
 
 def evidence_hashes(session: Session, task: Task) -> list[str]:
-    return list(
-        session.exec(
-            select(Evidence.sha256).where(Evidence.task_id == task.id).order_by(Evidence.id)
-        ).all()
-    )
+    return list(session.exec(_EVIDENCE_HASHES, params={"task_id": task.id}).all())
+
+
+_EVIDENCE_HASHES = (
+    select(Evidence.sha256).where(Evidence.task_id == bindparam("task_id")).order_by(Evidence.id)
+)
 
 
 def _submit(step: Step, *, summary: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, not_, or_
+from sqlalchemy import Date, and_, bindparam, not_, or_
 
 from models.calendar import DEFAULT_CALENDAR, WorkCalendar
 from models.ledger import DeadlineClass, Task
@@ -66,18 +66,32 @@ def last_yellow_day(today: date, calendar: WorkCalendar = DEFAULT_CALENDAR) -> d
     return calendar.add_working_days(today, YELLOW_WITHIN_WORKING_DAYS + 1) - timedelta(days=1)
 
 
-def light_where(lamp: Light, today: date, calendar: WorkCalendar = DEFAULT_CALENDAR) -> Any:
-    """The tasks showing this light today, as a WHERE clause (for filters over big ledgers)."""
+def light_where(lamp: Light) -> Any:
+    """The tasks showing this light, as a WHERE clause (for filters over big ledgers),
+    executed with `light_params(today, calendar)`. Built once per light."""
+    return _LIGHT_CLAUSES[lamp]
+
+
+def light_params(today: date, calendar: WorkCalendar = DEFAULT_CALENDAR) -> dict[str, date]:
+    """The days `light_where` is bound to: today's lights."""
+    return {"today": today, "last_yellow": last_yellow_day(today, calendar)}
+
+
+def _light_clause(lamp: Light) -> Any:
     open_stage = Task.stage.in_([s.value for s in OPEN_STAGES])
     dated = and_(Task.deadline_class != DeadlineClass.LONG_TERM, Task.deadline.is_not(None))
     if lamp == Light.DONE:
         return Task.stage.not_in([s.value for s in (*OPEN_STAGES, Stage.PENDING)])
     if lamp == Light.NONE:
         return or_(Task.stage == Stage.PENDING, and_(open_stage, not_(dated)))
+    today, last_yellow = bindparam("today", type_=Date), bindparam("last_yellow", type_=Date)
     if lamp == Light.RED:
         bound = Task.deadline < today
     elif lamp == Light.YELLOW:
-        bound = Task.deadline.between(today, last_yellow_day(today, calendar))
+        bound = Task.deadline.between(today, last_yellow)
     else:
-        bound = Task.deadline > last_yellow_day(today, calendar)
+        bound = Task.deadline > last_yellow
     return and_(open_stage, dated, bound)
+
+
+_LIGHT_CLAUSES = {lamp: _light_clause(lamp) for lamp in Light}

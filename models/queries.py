@@ -1,9 +1,10 @@
 """Read-only questions about the ledger, answered with a few queries."""
 
 from datetime import date
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import Select, bindparam, func
 from sqlmodel import Session, SQLModel, select
 
 from models.calendar import DEFAULT_CALENDAR, WorkCalendar
@@ -59,6 +60,13 @@ def names_by_id(session: Session) -> tuple[dict[int, str], dict[int, str]]:
     return people, departments
 
 
+@cache
+def _records_query(model: type[SQLModel]) -> Select:
+    """Built once per table: building a statement cost more than running it (the task page
+    reads seven such tables)."""
+    return select(model).where(model.task_id == bindparam("task_id")).order_by(model.id)
+
+
 def records_of(session: Session, model: type[Record], task_id: int) -> list[Record]:
     """Every row of a per-task table (evidence, sign-offs, …) for one task, oldest first."""
-    return list(session.exec(select(model).where(model.task_id == task_id).order_by(model.id)))
+    return list(session.exec(_records_query(model), params={"task_id": task_id}))

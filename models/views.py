@@ -6,13 +6,15 @@ Lights are computed for the rows on a page only; filters by light become WHERE c
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, func
+from sqlalchemy import ColumnElement, Select, bindparam, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from models.access import own_tasks, visible_tasks
+from models.access import own_tasks, relation_params, visible_tasks
 from models.audit import AuditEvent
 from models.calendar import WorkCalendar
 from models.dispatch_tables import DispatchRequest, DispatchRound
@@ -27,7 +29,7 @@ from models.ledger import (
     TaskSupport,
     long_term,
 )
-from models.lights import Light, light, light_of, light_where
+from models.lights import Light, light, light_of, light_params, light_where
 from models.people import Department, Person, Role
 from models.queries import records_of
 from models.records import (
@@ -107,9 +109,12 @@ def _line_query() -> Select:
     )  # fmt: skip
 
 
+_LINES = _line_query()
+
+
 def _lines(
     session: Session, query: Select, today: date, calendar: WorkCalendar,
-    person: Person | None = None,
+    person: Person | None = None, params: dict[str, Any] | None = None,
 ) -> list[TaskLine]:  # fmt: skip
     roles = person.roles if person else set()
     person_id = person.id if person else None
@@ -127,16 +132,22 @@ def _lines(
             department=row.department_name,
             hints=hints_for(row, person_id, roles) if person else (),
         )
-        for row in session.exec(query)
+        for row in session.exec(query, params=params)
     ]
+
+
+@cache
+def _my_tasks_query(own: ColumnElement[bool]) -> Select:
+    """Built once for each shape of `own_tasks` (it gives the same clause each time)."""
+    return _LINES.where(own).order_by(Task.id)
 
 
 def my_tasks(
     session: Session, person: Person, today: date, calendar: WorkCalendar
 ) -> list[TaskLine]:
     """The tasks this person answers for, reviews or leads, most urgent first."""
-    query = _line_query().where(own_tasks(person)).order_by(Task.id)
-    lines = _lines(session, query, today, calendar, person)
+    query = _my_tasks_query(own_tasks(person))
+    lines = _lines(session, query, today, calendar, person, relation_params(person))
     urgency = {Light.RED: 0, Light.YELLOW: 1, Light.GREEN: 2, Light.NONE: 3, Light.DONE: 4}
     return sorted(lines, key=lambda line: (urgency[line.light], line.deadline or date.max, line.id))
 
@@ -151,57 +162,100 @@ class LedgerFilter:
     campaign: int | None = None
 
 
+# Each filter as a clause bound by name, so a ledger query is built once per combination of
+# filters (at most a few hundred) instead of for every page.
+_FILTERS: dict[str, ColumnElement[bool]] = {
+    "area": Task.area_id == bindparam("area"),
+    "department": Task.lead_department_id == bindparam("department"),
+    "stage": Task.stage == bindparam("stage"),
+    "deadline_class": Task.deadline_class == bindparam("deadline_class"),
+    "campaign": Task.id.in_(
+        select(CampaignTask.task_id).where(CampaignTask.campaign_id == bindparam("campaign"))
+    ),
+}
+
+
 def ledger_page(
     session: Session, person: Person, wanted: LedgerFilter, today: date, calendar: WorkCalendar,
     page: int = 1, per_page: int = PER_PAGE,
 ) -> tuple[list[TaskLine], int]:  # fmt: skip
     """One page of the ledger under the filters, and how many tasks match in all."""
-    where = [visible_tasks(person)]
-    if wanted.area is not None:
-        where.append(Task.area_id == wanted.area)
-    if wanted.department is not None:
-        where.append(Task.lead_department_id == wanted.department)
-    if wanted.stage is not None:
-        where.append(Task.stage == wanted.stage.value)
+    conditions = [visible_tasks(person)]
+    params: dict[str, Any] = {
+        **relation_params(person), **light_params(today, calendar),
+        "offset": (max(page, 1) - 1) * per_page, "limit": per_page,
+    }  # fmt: skip
+    for name, clause in _FILTERS.items():
+        value = getattr(wanted, name)
+        if value is not None:
+            conditions.append(clause)
+            params[name] = value.value if isinstance(value, StrEnum) else value
     if wanted.light is not None:
-        where.append(light_where(wanted.light, today, calendar))
-    if wanted.deadline_class is not None:
-        where.append(Task.deadline_class == wanted.deadline_class.value)
-    if wanted.campaign is not None:
-        where.append(
-            Task.id.in_(
-                select(CampaignTask.task_id).where(CampaignTask.campaign_id == wanted.campaign)
-            )
-        )
-    total = session.exec(select(func.count()).select_from(Task).where(*where)).one()
-    # The page's ids first, then their rows: the ids come from an index alone, so a filter
-    # matching thousands of tasks sorts ids, not whole rows.
+        conditions.append(light_where(wanted.light))
+    count, rows = _ledger_queries(tuple(conditions))
+    total = session.exec(count, params=params).one()
+    return _lines(session, rows, today, calendar, params=params), total
+
+
+@cache
+def _ledger_queries(conditions: tuple[ColumnElement[bool], ...]) -> tuple[Select, Select]:
+    """The count and the page of rows under these conditions.
+
+    The page's ids first, then their rows: the ids come from an index alone, so a filter
+    matching thousands of tasks sorts ids, not whole rows.
+    """
+    count = select(func.count()).select_from(Task).where(*conditions)
     ids = (
         select(Task.id)
-        .where(*where)
+        .where(*conditions)
         .order_by(Task.id)
-        .offset((max(page, 1) - 1) * per_page)
-        .limit(per_page)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
     )
-    query = _line_query().where(Task.id.in_(ids)).order_by(Task.id)
-    return _lines(session, query, today, calendar), total
+    return count, _LINES.where(Task.id.in_(ids)).order_by(Task.id)
 
 
 def filter_choices(session: Session) -> dict[str, list[tuple[int, str]]]:
     """What the ledger's filter menus offer."""
-    areas = select(Area.id, Area.number, Area.title).order_by(Area.inspection_id, Area.number)
-    departments = select(Department.id, Department.name).order_by(Department.name)
-    campaigns = select(Campaign.id, Campaign.name).order_by(Campaign.id)
     return {
-        "areas": [(id_, f"{number}. {title}") for id_, number, title in session.exec(areas)],
-        "departments": list(session.exec(departments).all()),
-        "campaigns": list(session.exec(campaigns).all()),
+        "areas": [(id_, f"{number}. {title}") for id_, number, title in session.exec(_AREAS)],
+        "departments": list(session.exec(_DEPARTMENTS).all()),
+        "campaigns": list(session.exec(_CAMPAIGNS).all()),
     }
+
+
+_AREAS = select(Area.id, Area.number, Area.title).order_by(Area.inspection_id, Area.number)
+_DEPARTMENTS = select(Department.id, Department.name).order_by(Department.name)
+_CAMPAIGNS = select(Campaign.id, Campaign.name).order_by(Campaign.id)
+
+
+# The task page's statements, built once: building one cost more than running it here.
+_TASK_CONTEXT = (
+    select(Area, Inspection, Department.name)
+    .select_from(Area)
+    .join(Inspection, Inspection.id == bindparam("inspection_id"))
+    .outerjoin(Department, Department.id == bindparam("department_id"))
+    .where(Area.id == bindparam("area_id"))
+)
+_SUPPORTS = (
+    select(TaskSupport.department_id, Department.name)
+    .join(Department, Department.id == TaskSupport.department_id)
+    .where(TaskSupport.task_id == bindparam("task_id"))
+    .order_by(TaskSupport.department_id)
+)
+_NAMES = select(Person.id, Person.name).where(Person.id.in_(bindparam("ids", expanding=True)))
+_EVENTS = (
+    select(AuditEvent).where(AuditEvent.task_id == bindparam("task_id")).order_by(AuditEvent.seq)
+)
 
 
 def task_sheet(session: Session, task: Task, today: date, calendar: WorkCalendar) -> dict[str, Any]:
     """Everything the task page shows about one task (names of only the people it mentions)."""
-    area = session.get(Area, task.area_id)
+    area, inspection, department = session.exec(
+        _TASK_CONTEXT,
+        params={"area_id": task.area_id, "inspection_id": task.inspection_id,
+                "department_id": task.lead_department_id},
+    ).one()  # fmt: skip
     records = {
         "measures": records_of(session, Measure, task.id),
         "deadlines": records_of(session, DeadlineChange, task.id),
@@ -219,29 +273,19 @@ def task_sheet(session: Session, task: Task, today: date, calendar: WorkCalendar
     mentioned |= {r.reviewer_id for r in records["reviews"]}
     mentioned |= {x.decided_by_id for x in records["extensions"]}
     mentioned.discard(None)
-    people = dict(
-        session.exec(select(Person.id, Person.name).where(Person.id.in_(mentioned))).all()
-    )
-    supports = session.exec(
-        select(TaskSupport.department_id).where(TaskSupport.task_id == task.id)
-    ).all()
-    named = [*supports, task.lead_department_id]
-    departments = dict(
-        session.exec(select(Department.id, Department.name).where(Department.id.in_(named))).all()
-    )
-    events = session.exec(
-        select(AuditEvent).where(AuditEvent.task_id == task.id).order_by(AuditEvent.seq)
-    ).all()
+    people = dict(session.exec(_NAMES, params={"ids": list(mentioned)}).all())
+    supports = session.exec(_SUPPORTS, params={"task_id": task.id}).all()
+    events = session.exec(_EVENTS, params={"task_id": task.id}).all()
     return {
         "task": task,
         "area": area,
-        "inspection": session.get(Inspection, task.inspection_id),
-        "number": f"{area.number}.{task.number}" if area else str(task.number),
+        "inspection": inspection,
+        "number": f"{area.number}.{task.number}",
         "light": light(task, today, calendar),
         "officer": people.get(task.officer_id),
         "leader": people.get(task.leader_id),
-        "department": departments.get(task.lead_department_id),
-        "supports": [departments[d] for d in supports if d in departments],
+        "department": department,
+        "supports": [name for _, name in supports],
         **records,
         "events": events,
         "people": people,
@@ -252,11 +296,11 @@ def signoff_queue(
     session: Session, person: Person, today: date, calendar: WorkCalendar
 ) -> list[TaskLine]:
     """Tasks waiting for a sign-off this person's roles may give (the page checks each)."""
-    query = _line_query().where(Task.stage == Stage.EVIDENCE.value)
+    query = _LINES.where(Task.stage == Stage.EVIDENCE.value)
     if not person.has_role(Role.OFFICE, Role.LEADERSHIP):
         query = query.where(own_tasks(person))
     query = query.order_by(Task.submitted_at, Task.id).limit(500)
-    return _lines(session, query, today, calendar, person)
+    return _lines(session, query, today, calendar, person, relation_params(person))
 
 
 def lookback_queue(session: Session, person: Person) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from icalendar import Calendar, Event
 from sqlmodel import Session, select
 
-from models.access import MAIL_READERS, own_tasks
+from models.access import MAIL_READERS, own_tasks, relation_params
 from models.accounts import Account
 from models.errors import NotFound
 from models.ledger import Area, DeadlineClass, Task
@@ -87,7 +87,8 @@ def _ics(session: Session, person: Person, base: str, now: datetime) -> bytes:
         select(Task, Area).join(Area).where(
             own_tasks(person), Task.stage.in_([s.value for s in OPEN_STAGES]),
             Task.deadline.is_not(None), Task.deadline_class != DeadlineClass.LONG_TERM.value,
-        )
+        ),
+        params=relation_params(person),
     )  # fmt: skip
     for task, area in tasks:
         cal.add_component(_day_event(f"task-{task.id}@rectify", task.deadline,

@@ -4,17 +4,17 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.datastructures import FormData, UploadFile
 
 from models.access import readable_task
 from models.calendar import load_calendar
-from models.directory import active_people_with
+from models.directory import active_people_with, department_names
 from models.errors import BadInput, NotFound, RectifyError
 from models.evidence import StoredFile, blob_path, discard_unreferenced, store_file
 from models.ledger import Task
 from models.lookback import reviewer_pool
-from models.people import Department, Role
+from models.people import Role
 from models.records import Evidence
 from models.stages import ACTION_LABELS, Action
 from models.views import my_tasks, task_sheet
@@ -88,9 +88,7 @@ def _render_task(
         near = task.lead_department_id  # suggested: its people; anyone else may be typed
         choices["officers"] = active_people_with(session, Role.OFFICER, department_id=near)
         choices["leaders"] = active_people_with(session, Role.LEADER, department_id=near)
-        choices["departments"] = list(
-            session.exec(select(Department.name).order_by(Department.name))
-        )
+        choices["departments"] = department_names(session)
     return page(
         request, "task.html", status, viewer=me, error=error, actions=[a.value for a in actions],
         action_labels={a.value: label for a, label in ACTION_LABELS.items()},
