@@ -1,27 +1,32 @@
-"""Several desk processes on one port, each listening on a socket of its own (SO_REUSEPORT).
+"""Several desk processes on one port: the parent accepts, each desk gets every N-th connection.
 
-uvicorn's --workers shares one listening socket between its processes: the process that
-wakes first accepts every connection waiting, so twenty clients that arrive together all
-land on one process while the others idle (measured: every connection of 20 on one of two
-processes, and no more pages a second than one process). With a socket per process, the
-kernel spreads new connections over the processes.
+Browsers and the benchmark's clients keep their connections open, so whichever process gets
+a connection serves all its pages. Two ways of sharing a port were measured and dropped:
+uvicorn's --workers shares one listening socket, and the process that wakes first accepted
+all twenty connections arriving together; a socket per process (SO_REUSEPORT) lets the
+kernel pick by a hash of the addresses, which split twenty connections 12/8 or 14/6 as often
+as not, and the busier process's clients waited for it while the other core idled. The
+parent now accepts every connection and hands it to the desks in turn over a Unix socket
+(SCM_RIGHTS), so twenty connections are ten and ten.
 """
 
+import asyncio
 import contextlib
 import importlib
 import multiprocessing
-import multiprocessing.connection
+import selectors
 import signal
 import socket
 import sys
 from collections.abc import Callable
+from itertools import cycle
 
 import uvicorn
 
 
 def can_spread() -> bool:
-    """Linux balances connections over SO_REUSEPORT sockets; elsewhere uvicorn's workers."""
-    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+    """Handing connections to other processes needs Unix sockets that carry descriptors."""
+    return sys.platform.startswith("linux") and hasattr(socket, "send_fds")
 
 
 def family_of(host: str) -> socket.AddressFamily:
@@ -34,56 +39,69 @@ def port_refused(command: str, host: str, port: int, error: OSError) -> str:
             "可用 --port 换一个端口")  # fmt: skip
 
 
-def reuse_port_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port that other processes of this user may bind as well."""
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The desk's port, bound and listening; OSError if anything holds it."""
     sock = socket.socket(family_of(host), socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT only
     try:
         sock.bind((host, port))
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise
     return sock
 
 
-def _refuse_if_taken(host: str, port: int) -> None:
-    """OSError if anything holds the port, a desk sharing it included: SO_REUSEPORT alone
-    would let a second desk (even of another installation) take half the connections."""
-    with socket.socket(family_of(host), socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
-
-
 def serve_processes(factory: str, host: str, port: int, workers: int) -> int:
     """Run `workers` desk processes until Ctrl-C or SIGTERM; the exit status.
 
-    The parent binds the port first (a taken port is one clear error, before any process
-    starts) and holds it without listening, so no connection waits on it. When one desk
-    process dies the others are stopped too: the service manager restarts the whole desk.
+    The parent takes the port first (a taken port is one clear error, before any process
+    starts), then accepts connections and hands them out in turn. When one desk process
+    dies the others are stopped too: the service manager restarts the whole desk.
     """
-    _refuse_if_taken(host, port)
-    held = reuse_port_socket(host, port)
+    listener = listening_socket(host, port)
+    listener.setblocking(False)
     context = multiprocessing.get_context("spawn")
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(workers)]
+    channels = [ours for ours, _ in pairs]
     desks = [
-        context.Process(target=_one_desk, args=(factory, host, port), name=f"desk-{n + 1}")
-        for n in range(workers)
+        context.Process(target=_one_desk, args=(factory, theirs), name=f"desk-{n + 1}")
+        for n, (_, theirs) in enumerate(pairs)
     ]
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C
     crashed = False
     try:
-        for desk in desks:
+        for desk, (_, theirs) in zip(desks, pairs, strict=True):
             desk.start()
-        try:
-            multiprocessing.connection.wait([desk.sentinel for desk in desks])
-            crashed = True  # a desk ended by itself
-        except KeyboardInterrupt:  # the desks got the terminal's SIGINT too, or are told now
-            pass
+            theirs.close()  # the desk has its own copy now
+        # Ctrl-C (the desks got the terminal's SIGINT too) or SIGTERM: the desks are told now.
+        with contextlib.suppress(KeyboardInterrupt):
+            crashed = _hand_out(listener, channels, desks)
     finally:
+        listener.close()
+        for channel in channels:
+            channel.close()  # a desk reads the end of its channel as "stop"
         _stop(desks)
         signal.signal(signal.SIGTERM, previous)
-        held.close()
     return 1 if crashed else 0
+
+
+def _hand_out(listener: socket.socket, channels: list[socket.socket], desks: list) -> bool:
+    """Accept connections and pass each to the next desk, until a desk ends (True)."""
+    turns = cycle(channels)
+    with selectors.DefaultSelector() as events:
+        events.register(listener, selectors.EVENT_READ)
+        for desk in desks:
+            events.register(desk.sentinel, selectors.EVENT_READ)
+        while True:
+            for key, _ in events.select():
+                if key.fileobj is not listener:
+                    return True  # a desk ended by itself
+                with contextlib.suppress(BlockingIOError, ConnectionAbortedError):
+                    while True:
+                        connection, _ = listener.accept()
+                        with connection:  # the desk holds its own copy once sent
+                            socket.send_fds(next(turns), [b"c"], [connection.fileno()])
 
 
 def _stop(desks: list) -> None:
@@ -94,13 +112,52 @@ def _stop(desks: list) -> None:
         desk.join(timeout=30)
 
 
-def _one_desk(factory: str, host: str, port: int) -> None:
-    """In each desk process: its own socket on the shared port, its own app, one server."""
+def _one_desk(factory: str, channel: socket.socket) -> None:
+    """In each desk process: its own app, one server fed with the connections handed to it."""
     module, _, name = factory.partition(":")
     make_app: Callable = getattr(importlib.import_module(module), name)
-    listener = reuse_port_socket(host, port)
-    listener.listen(2048)
     app = make_app()
     config = uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=True)
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run(sockets=[listener])
+        HandedConnections(config, channel).run()
+
+
+class HandedConnections(uvicorn.Server):
+    """A uvicorn server that serves the connections its parent accepted, instead of
+    accepting any itself. Each one gets uvicorn's own protocol, as if accepted here."""
+
+    def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+        super().__init__(config)
+        self.channel = channel
+        self._arriving: set[asyncio.Task] = set()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])  # the app's start-up, and no listening socket
+        self.channel.setblocking(False)
+        asyncio.get_running_loop().add_reader(self.channel.fileno(), self._take)
+
+    def _protocol(self) -> asyncio.Protocol:
+        return self.config.http_protocol_class(  # what uvicorn's own servers create
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
+
+    def _take(self) -> None:
+        try:
+            _, descriptors, _, _ = socket.recv_fds(self.channel, 1, 1)
+        except BlockingIOError:
+            return
+        if not descriptors:  # the parent closed the channel: it is stopping, or gone
+            asyncio.get_running_loop().remove_reader(self.channel.fileno())
+            self.should_exit = True
+            return
+        connection = socket.socket(fileno=descriptors[0])
+        connection.setblocking(False)
+        loop = asyncio.get_running_loop()
+        arriving = loop.create_task(loop.connect_accepted_socket(self._protocol, connection))
+        self._arriving.add(arriving)
+        arriving.add_done_callback(self._arriving.discard)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        with contextlib.suppress(ValueError, OSError):  # already removed, or closed
+            asyncio.get_running_loop().remove_reader(self.channel.fileno())
+        await super().shutdown(sockets=sockets)

@@ -1,8 +1,9 @@
-"""Several desk processes on one port: connections arriving together are spread over them.
+"""Several desk processes on one port: connections arriving together are spread evenly.
 
 uvicorn's own --workers shared one socket, and twenty connections opened at once all went
-to one process (measured with bench/desk.py --processes 2). These tests run the real
-processes on loopback.
+to one process; a socket per process (SO_REUSEPORT) split them by a hash, often 12/8 or
+14/6 (measured with bench/desk.py --processes 2). These tests run the real processes on
+loopback.
 """
 
 import os
@@ -11,13 +12,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from cli.desk_processes import reuse_port_socket
+from cli.desk_processes import listening_socket
 from tests.test_delivery import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,12 +95,12 @@ def answers(port: int, connections: int, path: str) -> list[str]:
             sock.close()
 
 
-def test_connections_arriving_together_reach_every_process(tmp_path):
+def test_connections_arriving_together_are_shared_evenly(tmp_path):
     port = free_port()
     with running(port, tmp_path, workers=2) as server:
         pids = answered_by(port, 20)
-        assert len(pids) == 20
-        assert set(pids) == {p.name for p in tmp_path.iterdir()}  # both took some
+        assert sorted(Counter(pids).values()) == [10, 10]
+        assert set(pids) == {p.name for p in tmp_path.iterdir()}
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0  # asked to stop: a clean exit
     with socket.socket() as after:  # nobody listens on the port any more
@@ -121,7 +123,7 @@ def test_a_taken_port_is_refused_before_any_desk_starts(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(OSError):
-            reuse_port_socket("127.0.0.1", port)
+            listening_socket("127.0.0.1", port)
         server = start(port, tmp_path, workers=2)
         assert server.wait(timeout=60) != 0
     assert list(tmp_path.iterdir()) == []  # no desk was built
