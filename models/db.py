@@ -2,24 +2,26 @@
 
 import fcntl
 import os
+import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
-from weakref import WeakKeyDictionary
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary, WeakSet
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event
+from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from models.errors import RectifyError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+T = TypeVar("T")
 
 
 # SQLite lets one writer in at a time and makes the others poll with growing sleeps (up to
@@ -60,6 +62,8 @@ class WriterLock:
 
 
 _file_locks: dict[str, WriterLock] = {}
+_checkpointing: "WeakSet[Engine]" = WeakSet()  # SQLite engines with a checkpointing thread
+SQLITE_AUTOCHECKPOINT = 1000  # pages of log after which a commit checkpoints (SQLite's default)
 _writer_locks: "WeakKeyDictionary[Engine, WriterLock]" = WeakKeyDictionary()
 
 
@@ -93,6 +97,14 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy) -> None:
+        # Who copies the log back into the database: commits, or a thread of their own.
+        wanted = 0 if engine in _checkpointing else SQLITE_AUTOCHECKPOINT
+        if record.info.get("autocheckpoint") != wanted:
+            dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={wanted}")
+            record.info["autocheckpoint"] = wanted
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
         # Take the write lock up front: a deferred BEGIN fails under concurrency.
@@ -104,6 +116,49 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
             _file_locks[key] = WriterLock(database)
         _writer_locks[engine] = _file_locks[key]
     return engine
+
+
+@contextmanager
+def checkpoints_in_background(engine: Engine, every: float = 1.0) -> Iterator[None]:
+    """SQLite: copy the write-ahead log back into the database from a thread of its own.
+
+    By default the commit that takes the log past 1,000 pages does it, inside the write
+    lock: on the desk under a stream of approvals, one commit in about seventy took 12 ms
+    instead of 0.4 while every other writer waited for it. Connections checked out meanwhile
+    leave it to this thread (`make_engine`'s checkout hook), which checkpoints without
+    waiting for readers or writers. Other databases: nothing to do.
+    """
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        yield
+        return
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every):
+            checkpoint(engine)
+
+    _checkpointing.add(engine)  # connections checked out from now on leave it to the thread
+    thread = threading.Thread(target=run, name="rectify-wal-checkpoints", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        _checkpointing.discard(engine)
+        checkpoint(engine)
+
+
+def checkpoint(engine: Engine) -> None:
+    """One checkpoint that waits for nobody (SQLite); a busy or failing one is tried again
+    by the next call, and commits go on meanwhile."""
+    connection = engine.raw_connection()
+    try:
+        connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error:
+        pass
+    finally:
+        connection.close()
 
 
 @contextmanager
@@ -119,6 +174,41 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+# What changes whenever anything is written to the database, read in the reader's own
+# transaction. SQLite: data_version moves when another connection commits (and, inside a
+# transaction, stays at its snapshot's), total_changes() when this one writes. PostgreSQL:
+# the WAL insert position moves with every write of the server, commits included.
+_DATABASE_STATE = {
+    "sqlite": text("SELECT data_version, total_changes() FROM pragma_data_version()"),
+    "postgresql": text(
+        "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"
+        " ELSE pg_current_wal_insert_lsn() END"
+    ),
+}
+REMEMBERED_READS = 256  # per connection; past this the memory starts over
+
+
+def read_unless_changed(session: Session, key: Hashable, read: Callable[[], T]) -> T:
+    """`read()`, or what it gave on this connection before if nothing has been written to
+    the database since.
+
+    For reads that are costly and asked again and again while nothing changes: the
+    ledger's exact counts walk up to 100,000 index entries (2-6 ms) for each page of a
+    broad filter. Any write anywhere, by anyone, forgets them, so nothing stale is shown.
+    """
+    connection = session.connection()
+    state = connection.execute(_DATABASE_STATE[connection.dialect.name]).one()
+    remembered = connection.info.setdefault("rectify_reads", {})
+    kept = remembered.get(key)
+    if kept is not None and kept[0] == state:
+        return kept[1]
+    value = read()
+    if len(remembered) >= REMEMBERED_READS:
+        remembered.clear()
+    remembered[key] = (state, value)
+    return value
 
 
 IN_BATCH = 5000  # values per `IN (…)` where each value is a parameter of its own

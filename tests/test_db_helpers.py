@@ -12,7 +12,17 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from models.db import IN_BATCH, among, make_engine, refresh_statistics, transaction, upgrade
+import models.db
+from models.db import (
+    IN_BATCH,
+    among,
+    checkpoints_in_background,
+    make_engine,
+    read_unless_changed,
+    refresh_statistics,
+    transaction,
+    upgrade,
+)
 from models.people import Department, Person
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,3 +160,59 @@ def test_statistics_are_refreshed_on_sqlite_and_left_to_postgresql(engine, sessi
         with engine.connect() as connection:
             tables = connection.exec_driver_sql("SELECT DISTINCT tbl FROM sqlite_stat1").scalars()
             assert "person" in set(tables)
+
+
+# --- reads remembered until anything is written; the log checkpointed in the background ------
+
+
+def test_a_remembered_read_is_read_again_once_anyone_has_written(engine, now):
+    reader = make_engine(engine.url.render_as_string(hide_password=False), read_only=True)
+    reads = []
+
+    def count_people(session) -> int:
+        reads.append(1)
+        return len(session.exec(select(Person.id)).all())
+
+    def remembered_count() -> int:
+        with transaction(reader) as session:
+            return read_unless_changed(session, "people", lambda: count_people(session))
+
+    try:
+        assert remembered_count() == 0
+        if engine.dialect.name == "sqlite":  # PostgreSQL's log also moves with the server's
+            assert remembered_count() == 0  # own housekeeping, so it may read again anyway
+            assert len(reads) == 1
+        with transaction(engine) as session:  # another connection commits
+            session.add(Person(name="新来的", created_at=now))
+        assert remembered_count() == 1
+        with transaction(engine) as session:  # and this connection's own writes count too
+            seen = [read_unless_changed(session, "people", lambda: count_people(session))]
+            session.add(Person(name="又一个", created_at=now))
+            session.flush()
+            seen.append(read_unless_changed(session, "people", lambda: count_people(session)))
+        assert seen == [1, 2]
+    finally:
+        reader.dispose()
+
+
+def test_sqlite_commits_leave_the_log_to_a_checkpointing_thread(tmp_path, monkeypatch):
+    engine = make_engine(f"sqlite:///{tmp_path / 'rectify.db'}")
+    upgrade(engine)
+    checkpoints = threading.Semaphore(0)
+    real_checkpoint = models.db.checkpoint
+
+    def counted(engine_) -> None:
+        real_checkpoint(engine_)
+        checkpoints.release()
+
+    monkeypatch.setattr(models.db, "checkpoint", counted)
+    with checkpoints_in_background(engine, every=0.01):
+        with transaction(engine) as session:
+            session.add(Department(name="整改办"))
+            setting = session.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        assert setting == 0  # no commit checkpoints
+        assert checkpoints.acquire(timeout=10)  # the thread does
+    with engine.connect() as connection:  # once it has stopped, commits checkpoint again
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() > 0
+    assert _department_count(engine) == 1
+    engine.dispose()

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.db import make_engine
+from models.db import checkpoints_in_background, make_engine
 from models.errors import RectifyError
 from models.settings import Settings
 from notifications.links import load_secret
@@ -71,14 +71,15 @@ class SecurityHeaders:
 @asynccontextmanager
 async def _serving(app: FastAPI) -> AsyncIterator[None]:
     """Pages in a few threads (Settings.desk_threads); documents have their own
-    (web.desk.documents_thread).
+    (web.desk.documents_thread); SQLite's log checkpointed in the background.
 
     Python runs one thread at a time, so twenty pages in twenty threads only take turns,
     and the turns cost: 40-80 % more CPU per page under load than two at a time.
     """
     desk: Desk = app.state.desk
     anyio.to_thread.current_default_thread_limiter().total_tokens = desk.settings.desk_threads
-    yield
+    with checkpoints_in_background(desk.engine):
+        yield
 
 
 def create_app(
