@@ -4,8 +4,9 @@ Each route opens its own unit of work (`desk.reading` or `desk.writing`), so the
 owns the transaction as everywhere else; domain functions below never commit.
 """
 
+import html
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from anyio import CapacityLimiter
 from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from sqlalchemy import Engine, bindparam
 from sqlalchemy.orm import joinedload
 from sqlmodel import Session, select
@@ -254,10 +256,23 @@ def _date_cn(value: date | datetime | None) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
+def _options(pairs: Iterable[tuple[Any, str]], chosen: Any = None) -> Markup:
+    """The <option>s of a long menu (100 areas, 100 departments, a department's people): one
+    join in Python, where a template loop took five times as long on every ledger page."""
+    return Markup(
+        "".join(
+            f'<option value="{html.escape(str(value))}"{" selected" if value == chosen else ""}>'
+            f"{html.escape(label, quote=False)}</option>"
+            for value, label in pairs
+        )
+    )
+
+
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
     env.auto_reload = False  # templates change with a release, not while serving
+    env.globals["options"] = _options
     # The label tables are keyed by StrEnums, which hash as their values: a column's plain
     # string finds its label without building an enum (a page of 50 rows asks 200 times).
     env.filters.update(

@@ -1,7 +1,5 @@
 """My tasks, the task page, its actions and evidence: who clicked what, handed to apply()."""
 
-from datetime import datetime
-
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlmodel import Session
@@ -88,7 +86,7 @@ def _render_task(
         near = task.lead_department_id  # suggested: its people; anyone else may be typed
         choices["officers"] = active_people_with(session, Role.OFFICER, department_id=near)
         choices["leaders"] = active_people_with(session, Role.LEADER, department_id=near)
-        choices["departments"] = department_names(session)
+        choices["departments"] = [(name, name) for name in department_names(session)]
     return page(
         request, "task.html", status, viewer=me, error=error, actions=[a.value for a in actions],
         action_labels={a.value: label for a, label in ACTION_LABELS.items()},
@@ -106,17 +104,24 @@ def act(request: Request, task_id: int, action: str, form: CheckedForm):
         raise NotFound(f"没有这个操作：{action}") from None
     stored: list[StoredFile] = []
     try:
-        with desk.unit() as session:
+        # Who asks, whether they may see the task, and the uploads' bytes on disk, before the
+        # write: on SQLite one writer goes in at a time, so what happens inside is what every
+        # other approval waits for. apply() checks the actor and the task again inside.
+        with desk.reading() as session:
             me = signed_in(request, session)
-            task = readable_task(session, task_id, me.person)
-            version = _version(form)
+            readable_task(session, task_id, me.person)
             calendar = load_calendar(session)
+        version = _version(form)
+        description = field_text(form, "description", limit=500) or None
+        if chosen in WITH_FILES:
+            _store_uploads(desk, form, stored, required=chosen == Action.ATTACH_EVIDENCE)
+        with desk.unit() as session:
+            task = readable_task(session, task_id, me.person)
             moment = desk.now()
-            if chosen in WITH_FILES:
-                required = chosen == Action.ATTACH_EVIDENCE
-                if _attach(session, desk, task, me, form, stored, required=required,
-                           version=version, moment=moment):  # fmt: skip
-                    version = None  # the attachments moved the version on; this request did
+            for file in stored:  # each file checked against the page's version, then moved on
+                apply(session, task, Action.ATTACH_EVIDENCE, me.person, moment, file=file,
+                      expected_version=version, description=description)  # fmt: skip
+                version = None
             if chosen != Action.ATTACH_EVIDENCE:
                 data = READERS[chosen](session, form)
                 apply(session, task, chosen, me.person, moment, expected_version=version,
@@ -144,27 +149,17 @@ def _version(form: FormData) -> int | None:
     return int(text)
 
 
-def _attach(
-    session: Session, desk: Desk, task: Task, me: Viewer, form: FormData,
-    stored: list[StoredFile], *, required: bool, version: int | None, moment: datetime,
-) -> int:  # fmt: skip
-    """Store each uploaded file and record it as evidence: all of them or, on error, none.
-
-    Returns how many were attached (the first one was checked against the page's version).
-    """
+def _store_uploads(desk: Desk, form: FormData, stored: list[StoredFile], *, required: bool) -> None:
+    """Copy the uploaded files into the evidence store, into `stored` one by one (on a
+    refusal the caller discards those already stored: all of them or none)."""
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
     if required and not files:
         raise BadInput("请选择要上传的佐证材料文件")
     if len(files) > MAX_FILES:
         raise BadInput(f"一次最多上传 {MAX_FILES} 个文件")
-    description = field_text(form, "description", limit=500) or None
     policy = desk.settings.evidence_policy
     for upload in files:
         stored.append(store_file(desk.settings.home, upload.file, upload.filename or "", policy))
-        apply(session, task, Action.ATTACH_EVIDENCE, me.person, moment, file=stored[-1],
-              expected_version=version, description=description)  # fmt: skip
-        version = None
-    return len(files)
 
 
 def _after_error(request: Request, task_id: int, error: RectifyError) -> Response:
