@@ -32,6 +32,9 @@ The pages:
              sign-off (the page is read first, untimed, for its form token and version);
              every approval must come back as a redirect to the task, and the number of
              signed-off tasks is checked afterwards
+  ledger beside approvals — 16 office sessions read the ledger as above while 4 others
+             approve the whole time (untimed here): the ledger's counts and menus are
+             remembered only until the next write, and here every approval is one
 
 Every answer is checked (status and a word of the page) so no error page is timed. Latency
 is from sending the request to having read the whole answer. Times are printed, never
@@ -68,6 +71,8 @@ from tests.scaled_harness import descendants  # noqa: E402
 
 PASSWORD = "bench-desk-password"
 CLIENTS = 20
+ALONGSIDE = 4  # of the 20, approving while the others read the ledger
+BESIDE = f"ledger, {ALONGSIDE} approving beside"  # that row
 OFFICE = list(range(OFFICERS.start, OFFICERS.start + CLIENTS))  # given the office role too
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 VERSION = re.compile(r'name="version" value="(\d+)"')
@@ -289,7 +294,8 @@ def plan(url: str, requests: int, seed: int) -> dict:
         waiting = db.execute(
             select(Task.id).where(Task.stage == Stage.EVIDENCE, Task.officer_id.not_in(OFFICE))
         ).scalars()
-        waiting = rng.sample(list(waiting), 2 * CLIENTS * requests)  # two loads
+        # two loads: the approval rows, and the approvers beside the ledger readers
+        waiting = rng.sample(list(waiting), 2 * (CLIENTS + ALONGSIDE * 3) * requests)
         areas = db.execute(select(Area.id)).scalars().all()
         departments = db.execute(select(Department.id)).scalars().all()
     engine.dispose()
@@ -309,7 +315,8 @@ def plan(url: str, requests: int, seed: int) -> dict:
         "officers": [(email[p], owned[p]) for p in officers],
         "office": [email[p] for p in OFFICE],
         "ledger": queries,
-        "approve": waiting,
+        "approve": waiting[: 2 * CLIENTS * requests],
+        "alongside": waiting[2 * CLIENTS * requests :],
         "signed_off": signed_off_now(url),
         "rng": rng,
     }
@@ -352,11 +359,33 @@ async def measure_all(
             await pause()
             await approve(client, task_id, into)
 
+    readers_done = asyncio.Event()
+    readers_left = [CLIENTS - ALONGSIDE]
+    approved_alongside: list[float] = []
+
+    async def ledger_beside_approvals(i, client, into):
+        if i < ALONGSIDE:  # approve until the readers are done, untimed
+            share = 3 * requests
+            pool = work["alongside"][(part * ALONGSIDE + i) * share :][:share]
+            for task_id in pool:
+                if readers_done.is_set():
+                    return
+                await pause()
+                await approve(client, task_id, approved_alongside)
+            return
+        await ledger(i, client, into)
+        readers_left[0] -= 1
+        if not readers_left[0]:
+            readers_done.set()
+
     results = {}
     results["my tasks"] = await scenario(base, officers, my)
     results["ledger (filtered, paged)"] = await scenario(base, work["office"], ledger)
     results["task page"] = await scenario(base, officers, task)
     results["approval"] = await scenario(base, work["office"], approval)
+    beside = await scenario(base, work["office"], ledger_beside_approvals)
+    beside["approved"] = len(approved_alongside)
+    results[BESIDE] = beside
     return results
 
 
@@ -490,7 +519,13 @@ def report(args, results: dict[float, dict[str, dict]], peak: float, approved: i
             verdict = "met" if p95 < 100 else "MISSED"
             print(f"{name:<26} {len(latencies):>8,} {median:>10.1f} {p95:>8.1f}"
                   f" {max(latencies) * 1000:>8.1f} {rate:>7.0f}  {verdict}")  # fmt: skip
-    expected = sum(len(pages["approval"]["latencies"]) for pages in results.values())
+        beside = pages[BESIDE]
+        print(f"(beside the ledger's readers: {beside['approved']:,} approvals, "
+              f"{beside['approved'] / beside['seconds']:.0f} a second)")  # fmt: skip
+    expected = sum(
+        len(pages["approval"]["latencies"]) + pages[BESIDE]["approved"]
+        for pages in results.values()
+    )
     print(f"\napprovals recorded: {approved:,} of {expected:,}; "
           f"desk peak RSS {peak:.0f} MB (summed over its processes)")  # fmt: skip
     if approved != expected:

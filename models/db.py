@@ -187,7 +187,12 @@ _DATABASE_STATE = {
         " ELSE pg_current_wal_insert_lsn() END"
     ),
 }
-REMEMBERED_READS = 256  # per connection; past this the memory starts over
+REMEMBERED_READS = 256  # per connection (SQLite) or engine; past this the memory starts over
+_reads_by_engine: "WeakKeyDictionary[Engine, dict[str, Any]]" = WeakKeyDictionary()
+
+
+def _engine_reads(engine: Engine) -> dict[str, Any]:
+    return _reads_by_engine.setdefault(engine, {})
 
 
 def read_unless_changed(session: Session, key: Hashable, read: Callable[[], T]) -> T:
@@ -199,8 +204,12 @@ def read_unless_changed(session: Session, key: Hashable, read: Callable[[], T]) 
     broad filter. Any write anywhere, by anyone, forgets them, so nothing stale is shown.
     """
     connection = session.connection()
-    state = connection.execute(_DATABASE_STATE[connection.dialect.name]).one()
-    remembered = connection.info.setdefault("rectify_reads", {})
+    dialect = connection.dialect.name
+    state = connection.execute(_DATABASE_STATE[dialect]).one()
+    # SQLite's counters are the connection's own; PostgreSQL's log position is the server's,
+    # so there one memory serves every connection of the engine.
+    holder = connection.info if dialect == "sqlite" else _engine_reads(connection.engine)
+    remembered = holder.setdefault("rectify_reads", {})
     kept = remembered.get(key)
     if kept is not None and kept[0] == state:
         return kept[1]

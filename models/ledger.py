@@ -86,6 +86,10 @@ class Task(SQLModel, table=True):
         # 0009); their first columns serve the foreign keys' lookups.
         Index("ix_task_area_filters", "area_id", *_FILTERED),
         Index("ix_task_department_filters", "lead_department_id", "area_id", *_FILTERED),
+        # A page of one area's or one department's tasks in id order, read in that order
+        # (migration 0010): PostgreSQL walked the primary key instead, past 16,000 others.
+        Index("ix_task_area_order", "area_id", "id"),
+        Index("ix_task_department_order", "lead_department_id", "id"),
     )
     __mapper_args__ = {"version_id_col": _task_version}
 

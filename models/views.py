@@ -218,16 +218,17 @@ def _ledger_queries(conditions: tuple[ColumnElement[bool], ...]) -> tuple[Select
     return count, _LINES.where(Task.id.in_(ids)).order_by(Task.id)
 
 
-def filter_choices(session: Session) -> dict[str, list[tuple[int, str]]]:
-    """What the ledger's filter menus offer (the same on every page until something changes)."""
-    return read_unless_changed(session, _AREAS, lambda: _filter_choices(session))
+def filter_choices(session: Session) -> dict[str, tuple[tuple[int, str], ...]]:
+    """What the ledger's filter menus offer: the same on every page until something changes,
+    so one answer serves many pages (read only)."""
+    return read_unless_changed(session, "ledger filter menus", lambda: _filter_choices(session))
 
 
-def _filter_choices(session: Session) -> dict[str, list[tuple[int, str]]]:
+def _filter_choices(session: Session) -> dict[str, tuple[tuple[int, str], ...]]:
     return {
-        "areas": [(id_, f"{number}. {title}") for id_, number, title in session.exec(_AREAS)],
-        "departments": list(session.exec(_DEPARTMENTS).all()),
-        "campaigns": list(session.exec(_CAMPAIGNS).all()),
+        "areas": tuple((id_, f"{number}. {title}") for id_, number, title in session.exec(_AREAS)),
+        "departments": tuple(session.exec(_DEPARTMENTS).all()),
+        "campaigns": tuple(session.exec(_CAMPAIGNS).all()),
     }
 
 
