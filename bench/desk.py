@@ -295,7 +295,7 @@ def plan(url: str, requests: int, seed: int) -> dict:
             select(Task.id).where(Task.stage == Stage.EVIDENCE, Task.officer_id.not_in(OFFICE))
         ).scalars()
         # two loads: the approval rows, and the approvers beside the ledger readers
-        waiting = rng.sample(list(waiting), 2 * (CLIENTS + ALONGSIDE * 3) * requests)
+        waiting = rng.sample(list(waiting), 2 * (CLIENTS + ALONGSIDE) * requests)
         areas = db.execute(select(Area.id)).scalars().all()
         departments = db.execute(select(Department.id)).scalars().all()
     engine.dispose()
@@ -364,10 +364,9 @@ async def measure_all(
     approved_alongside: list[float] = []
 
     async def ledger_beside_approvals(i, client, into):
-        if i < ALONGSIDE:  # approve until the readers are done, untimed
-            share = 3 * requests
-            pool = work["alongside"][(part * ALONGSIDE + i) * share :][:share]
-            for task_id in pool:
+        if i < ALONGSIDE:  # approve until the readers are done (at most `requests`), untimed
+            start = (part * ALONGSIDE + i) * requests
+            for task_id in work["alongside"][start : start + requests]:
                 if readers_done.is_set():
                     return
                 await pause()

@@ -182,8 +182,11 @@ def ledger_page(
     page: int = 1, per_page: int = PER_PAGE,
 ) -> tuple[list[TaskLine], int]:  # fmt: skip
     """One page of the ledger under the filters, and how many tasks match in all."""
-    conditions = [visible_tasks(person)]
-    params: dict[str, Any] = {**relation_params(person), **light_params(today, calendar)}
+    visible = visible_tasks(person)
+    conditions = [visible]
+    # Only the values the statement reads: they are also what its count is remembered by,
+    # and the ledger's readers all see the same ledger.
+    params: dict[str, Any] = relation_params(person) if visible is own_tasks(person) else {}
     for name, clause in _FILTERS.items():
         value = getattr(wanted, name)
         if value is not None:
@@ -191,6 +194,7 @@ def ledger_page(
             params[name] = value.value if isinstance(value, StrEnum) else value
     if wanted.light is not None:
         conditions.append(light_where(wanted.light))
+        params |= light_params(today, calendar)
     count, rows = _ledger_queries(tuple(conditions))
     total = read_unless_changed(
         session, (count, *sorted(params.items())),
