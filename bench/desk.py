@@ -192,7 +192,7 @@ def serve(url: str, home: str, port: int, processes: int = 1) -> None:
 
 def desk_at_the_ledger_s_day():
     """What each desk process serves: `rectify serve`'s app, its clock on the ledger's day."""
-    from cli.serve import desk_from_environment
+    from cli.desk import desk_from_environment
 
     app = desk_from_environment()
     app.state.desk.clock = lambda: NOW

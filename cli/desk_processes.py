@@ -18,6 +18,7 @@ import selectors
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from itertools import cycle
 
@@ -60,56 +61,71 @@ def serve_processes(factory: str, host: str, port: int, workers: int) -> int:
     dies the others are stopped too: the service manager restarts the whole desk.
     """
     listener = listening_socket(host, port)
-    listener.setblocking(False)
-    context = multiprocessing.get_context("spawn")
-    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(workers)]
-    channels = [ours for ours, _ in pairs]
-    desks = [
-        context.Process(target=_one_desk, args=(factory, theirs), name=f"desk-{n + 1}")
-        for n, (_, theirs) in enumerate(pairs)
-    ]
+    desks = DeskProcesses(factory, listener, workers)
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C
     crashed = False
     try:
-        for desk, (_, theirs) in zip(desks, pairs, strict=True):
-            desk.start()
-            theirs.close()  # the desk has its own copy now
+        desks.start()
         # Ctrl-C (the desks got the terminal's SIGINT too) or SIGTERM: the desks are told now.
         with contextlib.suppress(KeyboardInterrupt):
-            crashed = _hand_out(listener, channels, desks)
+            crashed = desks.hand_out()
     finally:
+        desks.close()
         listener.close()
-        for channel in channels:
-            channel.close()  # a desk reads the end of its channel as "stop"
-        _stop(desks)
         signal.signal(signal.SIGTERM, previous)
     return 1 if crashed else 0
 
 
-def _hand_out(listener: socket.socket, channels: list[socket.socket], desks: list) -> bool:
-    """Accept connections and pass each to the next desk, until a desk ends (True)."""
-    turns = cycle(channels)
-    with selectors.DefaultSelector() as events:
-        events.register(listener, selectors.EVENT_READ)
-        for desk in desks:
-            events.register(desk.sentinel, selectors.EVENT_READ)
-        while True:
-            for key, _ in events.select():
-                if key.fileobj is not listener:
-                    return True  # a desk ended by itself
-                with contextlib.suppress(BlockingIOError, ConnectionAbortedError):
-                    while True:
-                        connection, _ = listener.accept()
-                        with connection:  # the desk holds its own copy once sent
-                            socket.send_fds(next(turns), [b"c"], [connection.fileno()])
+class DeskProcesses:
+    """Desk processes fed by this one, which accepts on `listener` and hands the
+    connections out in turn."""
 
+    def __init__(self, factory: str, listener: socket.socket, workers: int) -> None:
+        self.listener = listener
+        listener.setblocking(False)
+        context = multiprocessing.get_context("spawn")
+        pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(workers)]
+        self.channels = [ours for ours, _ in pairs]
+        self._theirs = [theirs for _, theirs in pairs]
+        self.desks = [
+            context.Process(target=_one_desk, args=(factory, theirs), name=f"desk-{n + 1}")
+            for n, theirs in enumerate(self._theirs)
+        ]
 
-def _stop(desks: list) -> None:
-    for desk in desks:
-        if desk.is_alive():
-            desk.terminate()  # SIGTERM: uvicorn finishes the requests in flight
-    for desk in desks:
-        desk.join(timeout=30)
+    def start(self) -> None:
+        for desk, theirs in zip(self.desks, self._theirs, strict=True):
+            desk.start()
+            theirs.close()  # the desk has its own copy now
+
+    def hand_out(self, stop: threading.Event | None = None) -> bool:
+        """Accept connections and pass each to the next desk until `stop` is set (False) or
+        a desk ends by itself (True)."""
+        turns = cycle(self.channels)
+        with selectors.DefaultSelector() as events:
+            events.register(self.listener, selectors.EVENT_READ)
+            for desk in self.desks:
+                events.register(desk.sentinel, selectors.EVENT_READ)
+            while stop is None or not stop.is_set():
+                for key, _ in events.select(timeout=None if stop is None else 0.5):
+                    if key.fileobj is not self.listener:
+                        return True
+                    with contextlib.suppress(BlockingIOError, ConnectionAbortedError):
+                        while True:
+                            connection, _ = self.listener.accept()
+                            with connection:  # the desk holds its own copy once sent
+                                socket.send_fds(next(turns), [b"c"], [connection.fileno()])
+        return False
+
+    def close(self) -> None:
+        """Stop the desks: each finishes the requests in flight (SIGTERM to uvicorn)."""
+        for channel in self.channels:
+            channel.close()  # a desk reads the end of its channel as "stop"
+        for desk in self.desks:
+            if desk.is_alive():
+                desk.terminate()
+        for desk in self.desks:
+            if desk.pid is not None:
+                desk.join(timeout=30)
 
 
 def _one_desk(factory: str, channel: socket.socket) -> None:

@@ -1,6 +1,5 @@
 """`rectify run`: Rectify on one machine — the desk, the embedded scheduler, a local Prefect API."""
 
-import gc
 import os
 import signal
 import socket
@@ -15,12 +14,13 @@ import uvicorn
 from sqlmodel import Session
 
 from cli.common import console, engine_for, settings
-from cli.desk import desk_app
-from cli.desk_processes import family_of, port_refused
+from cli.desk import DESK_FACTORY, desk_app, settle_for_serving
+from cli.desk_processes import DeskProcesses, family_of, port_refused
 from cli.flows import prepare_prefect, schedule_table
 from flows.demo import DEMO_PASSWORD, DEMO_SIGN_INS, is_demo_ledger
 from models.db import refresh_statistics, require_current_schema
 from models.directory import find_person
+from models.settings import Settings
 
 
 def run(
@@ -28,6 +28,9 @@ def run(
     port: Annotated[
         int, typer.Option(help="工作台端口（0：任选空闲端口）", min=0, max=65535)
     ] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="工作台进程数（台账大、多人同时办理时设为 CPU 核数）", min=1, max=64)
+    ] = 1,
 ) -> None:
     """启动 Rectify：网页工作台，及按计划运行的提醒、邮件、季度调度和回头看（Ctrl-C 停止）。"""
     started = time.monotonic()
@@ -55,18 +58,16 @@ def run(
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    app = desk_app(current)
-    settle_for_serving()
-    desk = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    serving = threading.Thread(target=desk.run, kwargs={"sockets": [listener]}, daemon=True)
+    desk = DeskServer(current, listener, workers)
+    failed = False
     try:
+        desk.start()  # before this process's environment points at the local Prefect API
         prefect.launch()
         os.environ["PREFECT_API_URL"] = prefect.api_url
         os.environ["RECTIFY_PREFECT_EVENTS"] = "false"  # the local API runs no event services
         scheduler.start()
-        serving.start()
         _say_where_to_look(current, prefect, scheduler.next_runs(), started)
-        _say_desk(engine, host, listener.getsockname()[1])
+        _say_desk(engine, host, listener.getsockname()[1], workers)
         ready = threading.Thread(
             target=_await_prefect, args=(prefect, started, stopping), daemon=True
         )
@@ -75,29 +76,63 @@ def run(
             if scheduler.lost.is_set():
                 console.print("调度租约已被另一个进程取得，本进程停止调度。")
                 break
+            if desk.ended():
+                console.print("错误：工作台进程意外退出，Rectify 随之停止。")
+                failed = True
+                break
     finally:
         console.print("正在停止…（等待进行中的任务完成）")
-        desk.should_exit = True
-        if serving.is_alive():
-            serving.join(timeout=10)
+        desk.stop()
         listener.close()
         scheduler.stop()
         prefect.stop()
         engine.dispose()
     console.print("Rectify 已停止。")
+    if failed:
+        raise SystemExit(1)
 
 
-def settle_for_serving() -> None:
-    """Fewer garbage collections in the long-running process that serves the desk.
+class DeskServer:
+    """The desk of `rectify run`: a uvicorn server in a thread of this process, or with
+    `workers` > 1 that many desk processes, fed with connections by a thread of this one
+    (cli.desk_processes), so the pages use every core while this process schedules."""
 
-    With Python's defaults a full collection walked every object the desk had built up
-    (templates, SQLAlchemy's caches) every few hundred pages: 150-400 ms pauses that
-    were the slowest answers under load. What exists at start-up is frozen out of
-    collection, and the youngest generation is collected 30 times less often.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 100)
+    def __init__(self, current: Settings, listener: socket.socket, workers: int) -> None:
+        self._stopping = threading.Event()
+        self._ended = False
+        if workers > 1:
+            self._processes = DeskProcesses(DESK_FACTORY, listener, workers)
+            self._thread = threading.Thread(target=self._hand_out, daemon=True)
+            return
+        self._processes = None
+        app = desk_app(current)
+        settle_for_serving()
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [listener]}, daemon=True
+        )
+
+    def _hand_out(self) -> None:
+        assert self._processes is not None
+        self._ended = self._processes.hand_out(self._stopping)
+
+    def start(self) -> None:
+        if self._processes is not None:
+            self._processes.start()
+        self._thread.start()
+
+    def ended(self) -> bool:
+        """Whether a desk process ended by itself."""
+        return self._ended
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._processes is None:
+            self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        if self._processes is not None:
+            self._processes.close()
 
 
 def _await_prefect(prefect, started: float, stopping: threading.Event) -> None:
@@ -142,9 +177,10 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _say_desk(engine, host: str, port: int) -> None:
+def _say_desk(engine, host: str, port: int, workers: int) -> None:
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"  工作台：http://{shown}:{port}/")
+    processes = f"（{workers} 个进程）" if workers > 1 else ""
+    console.print(f"  工作台：http://{shown}:{port}/{processes}")
     with Session(engine) as session:
         if not is_demo_ledger(session):
             return

@@ -2,24 +2,19 @@
 
 Several desks (processes here, or machines) share one PostgreSQL: each request is its own
 short transaction and every change is a conditional update, so nothing is applied twice.
-With --workers N, N processes each listen on a socket of their own on the one port
-(cli.desk_processes), each building its own app.
+With --workers N, this process accepts the connections and hands them to N desk
+processes in turn (cli.desk_processes), each building its own app.
 """
 
 from typing import Annotated
 
 import typer
 import uvicorn
-from fastapi import FastAPI
 
 from cli.common import console, engine_for, settings
-from cli.desk import desk_app
+from cli.desk import DESK_FACTORY
 from cli.desk_processes import can_spread, port_refused, serve_processes
-from cli.run import settle_for_serving
 from models.db import require_current_schema
-from models.settings import Settings
-
-DESK_FACTORY = "cli.serve:desk_from_environment"
 
 
 def serve(
@@ -47,10 +42,3 @@ def serve(
         DESK_FACTORY, factory=True, host=host, port=port,
         workers=workers, log_level="warning", access_log=False, proxy_headers=True,
     )  # fmt: skip
-
-
-def desk_from_environment() -> FastAPI:
-    """What each desk process serves: the desk on the settings of its environment."""
-    app = desk_app(Settings())
-    settle_for_serving()
-    return app

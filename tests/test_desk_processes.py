@@ -21,6 +21,7 @@ import pytest
 
 from cli.desk_processes import listening_socket
 from tests.test_delivery import free_port
+from tests.test_scheduler import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,3 +159,61 @@ def test_rectify_serve_with_two_workers_serves_the_desk_and_stops_cleanly(tmp_pa
         assert desk.wait(timeout=30) == 0
     assert again.returncode != 0
     assert f"无法在 127.0.0.1:{port} 启动工作台" in again.stderr
+
+
+def test_rectify_run_with_two_workers_schedules_here_and_serves_from_two_processes(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECTIFY_", "PREFECT_"))}
+    env.update(RECTIFY_HOME=str(tmp_path / "home"), RECTIFY_PREFECT_PORT=str(free_port()))
+    command = [sys.executable, "-c", "import cli; cli.entry()"]
+    init = subprocess.run([*command, "init"], env=env, cwd=ROOT, capture_output=True, timeout=120)
+    assert init.returncode == 0, init.stderr.decode()
+    port = free_port()
+    run = [*command, "run", "--workers", "2", "--port", str(port)]
+
+    def start() -> tuple[subprocess.Popen, list[int]]:
+        rectify = subprocess.Popen(run, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        assert f"工作台：http://127.0.0.1:{port}/（2 个进程）" in wait_for(rectify, "工作台", 90)
+        pages = serving(port, rectify)
+        assert all(p.startswith("HTTP/1.1 200") and "登录" in p for p in pages)
+        return rectify, desk_processes(rectify.pid)
+
+    rectify, desks = start()
+    try:
+        assert len(desks) == 2
+        rectify.send_signal(signal.SIGINT)  # asked to stop: the desks stop with it
+        rest, _ = rectify.communicate(timeout=60)
+    finally:
+        if rectify.poll() is None:
+            rectify.kill()
+    assert rectify.returncode == 0 and "Rectify 已停止。" in rest
+    assert not any(Path(f"/proc/{pid}").exists() for pid in desks)
+
+    rectify, desks = start()  # a desk that dies takes Rectify down with a failure
+    try:
+        os.kill(desks[0], signal.SIGKILL)
+        rest, _ = rectify.communicate(timeout=60)
+    finally:
+        if rectify.poll() is None:
+            rectify.kill()
+    assert rectify.returncode == 1 and "工作台进程意外退出" in rest
+
+
+def serving(port: int, process: subprocess.Popen) -> list[str]:
+    """The answers to GET /login on four connections, once the desks answer."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return answers(port, 4, "/login")
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+
+
+def desk_processes(parent: int) -> list[int]:
+    """The desk processes among a process's children (multiprocessing's spawned ones)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [
+        int(pid) for pid in children
+        if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    ]  # fmt: skip
