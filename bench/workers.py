@@ -12,10 +12,11 @@ ceiling). One aiosmtpd sink in its own process (accepts everything, counts), the
 same one bench/reminders.py uses. Each round and each width, on a fresh outbox of
 `--messages` digests of 3.8 KB (an officer's typical digest, text + HTML), for 50 people:
 
-  ceiling   — raw aiosmtplib `sendmail` of the very rows enqueued (serialised up front,
-              untimed) over 8 reused connections (--connections), from 1 and from 2
-              processes at once: the transport alone; each row is compared with the better
-              of the two
+  ceiling   — the very rows enqueued, serialised up front (untimed), sent over 8 reused
+              connections (--connections) from 1 and from 2 processes at once, two ways:
+              raw aiosmtplib `sendmail`, and Rectify's own SMTP transport alone (its lean
+              transaction, notifications/transports.py); each row is compared with the
+              best of the four
   N workers — N runs of the deliver_outbox deployment created at once; each worker takes
               one (limit 1) and sends over as many connections, all claiming from one outbox
 
@@ -191,11 +192,16 @@ def workers_round(
     }
 
 
-def ceiling_round(url: str, sink: Sink, m: int, processes: int, connections: int) -> dict:
-    """Raw aiosmtplib from `processes` processes at once, each a share of the rows, built up
-    front and released together; timed by the sink, like the workers."""
+CEILINGS = {"sendmail": "raw aiosmtplib", "transport": "Rectify's transport alone"}
+CEILING_ROWS = [(how, processes) for how in CEILINGS for processes in (1, 2)]
+
+
+def ceiling_round(url: str, sink: Sink, m: int, processes: int, connections: int, how: str) -> dict:
+    """`how` (sendmail, transport) from `processes` processes at once, each a share of the
+    rows, built up front and released together; timed by the sink, like the workers."""
     fill(url, m, datetime.now(UTC))
-    child = [sys.executable, __file__, "--ceiling-child", url, str(sink.port), str(connections)]
+    child = [sys.executable, __file__, "--ceiling-child", url, str(sink.port), str(connections),
+             how]  # fmt: skip
     senders = [
         subprocess.Popen(
             [*child, str(part), str(processes)],
@@ -219,9 +225,9 @@ def ceiling_round(url: str, sink: Sink, m: int, processes: int, connections: int
     return {"messages": m, "sending": reading["last"] - reading["first"]}
 
 
-def ceiling_child(url: str, port: int, connections: int, part: int, parts: int) -> None:
-    """One ceiling sender: its share of the pending rows as wire bytes, then `sendmail` over
-    `connections` reused connections once told to go."""
+def ceiling_child(url: str, port: int, connections: int, how: str, part: int, parts: int) -> None:
+    """One ceiling sender: its share of the pending rows as wire bytes, then `sendmail` or
+    Rectify's SmtpTransport (`how`) over `connections` reused connections once told to go."""
     import asyncio
     from collections import deque
 
@@ -230,7 +236,9 @@ def ceiling_child(url: str, port: int, connections: int, part: int, parts: int) 
 
     from models.db import make_engine
     from models.mail import OutboxBody, OutboxMessage
+    from models.settings import Settings
     from notifications.message import email_bytes
+    from notifications.transports import SmtpTransport
 
     engine = make_engine(url)
     messages: deque = deque()
@@ -258,8 +266,21 @@ def ceiling_child(url: str, port: int, connections: int, part: int, parts: int) 
         await client.quit()
         return sent
 
+    async def transport() -> int:
+        settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
+                            mail_domain="localhost")  # fmt: skip
+        smtp, sent = SmtpTransport(settings), 0
+        while messages:
+            to, data = messages.popleft()
+            await smtp.send(sent, data, "rectify@localhost", to)
+            sent += 1
+        await smtp.close()
+        return sent
+
+    one = connection if how == "sendmail" else transport
+
     async def send() -> int:
-        return sum(await asyncio.gather(*(connection() for _ in range(connections))))
+        return sum(await asyncio.gather(*(one() for _ in range(connections))))
 
     print("ready", flush=True)
     sys.stdin.readline()
@@ -277,11 +298,11 @@ def main() -> None:
     parser.add_argument(
         "--connections", type=int, default=8, help="SMTP connections per sender (the default)"
     )
-    parser.add_argument("--ceiling-child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ceiling_child:
-        url, port, connections, part, parts = args.ceiling_child
-        ceiling_child(url, int(port), int(connections), int(part), int(parts))
+        url, port, connections, how, part, parts = args.ceiling_child
+        ceiling_child(url, int(port), int(connections), how, int(part), int(parts))
         return
     widths = [int(w) for w in args.workers.split(",")]
     results: dict[str, list[dict]] = defaultdict(list)
@@ -301,11 +322,12 @@ def main() -> None:
             rectify(env, "deploy")
             for number in range(args.rounds):
                 running(workers, 0)  # the ceiling with nothing else polling the API
-                for processes in (1, 2):
-                    print(f"round {number + 1} of {args.rounds}: ceiling ×{processes}",
+                for how, processes in CEILING_ROWS:
+                    print(f"round {number + 1} of {args.rounds}: ceiling {how} ×{processes}",
                           file=sys.stderr)  # fmt: skip
-                    got = ceiling_round(url, sink, args.messages, processes, args.connections)
-                    results[f"ceiling{processes}"].append(got)
+                    got = ceiling_round(url, sink, args.messages, processes, args.connections,
+                                        how)  # fmt: skip
+                    results[f"ceiling {how} {processes}"].append(got)
                 for n in widths:
                     print(f"round {number + 1}: {n} worker(s)", file=sys.stderr)
                     running(workers, n)
@@ -340,8 +362,13 @@ def report(args, widths: list[int], results: dict[str, list[dict]]) -> None:
     def rates(key: str) -> list[float]:
         return [r["messages"] / r["sending"] for r in results[key]]
 
-    # each round against the better of the two ceilings measured just before it
-    ceiling = [max(pair) for pair in zip(rates("ceiling1"), rates("ceiling2"), strict=True)]
+    # each round against the best of the ceilings measured just before it
+    ceiling = [
+        max(rates_of_round)
+        for rates_of_round in zip(
+            *(rates(f"ceiling {how} {processes}") for how, processes in CEILING_ROWS), strict=True
+        )
+    ]
     print(
         f"\n{args.messages:,} messages of 3.8 KB a run, {args.rounds} round(s), {args.connections} "
         "SMTP connections per sender, one PostgreSQL, one aiosmtpd sink\n"
@@ -349,10 +376,10 @@ def report(args, widths: list[int], results: dict[str, list[dict]]) -> None:
     print("| sender | sending s | msg/s | of ceiling | end to end s | msg/s end to end | "
           "cores busy (of 2) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    for processes in (1, 2):
-        key = f"ceiling{processes}"
+    for how, processes in CEILING_ROWS:
+        key = f"ceiling {how} {processes}"
         ratios = [100 * rate / c for rate, c in zip(rates(key), ceiling, strict=True)]
-        print(f"| ceiling: raw aiosmtplib, {processes} process{'es' if processes > 1 else ''} | "
+        print(f"| ceiling: {CEILINGS[how]}, {processes} process{'es' if processes > 1 else ''} | "
               f"{spread([r['sending'] for r in results[key]], '.2f')} | "
               f"{spread(rates(key), '.0f')} | {spread(ratios, '.0f')}% | — | — | — |")  # fmt: skip
     for n in widths:

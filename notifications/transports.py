@@ -11,18 +11,25 @@ import asyncio
 import os
 import ssl
 from contextlib import suppress
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
 from aiosmtplib import (
     SMTPAuthenticationError,
+    SMTPDataError,
     SMTPException,
+    SMTPHeloError,
     SMTPNotSupported,
+    SMTPRecipientRefused,
     SMTPResponseException,
+    SMTPSenderRefused,
     SMTPServerDisconnected,
+    SMTPStatus,
     SMTPTimeoutError,
 )
+from aiosmtplib.email import quote_address
 
 from models.settings import Settings, SmtpSecurity
 
@@ -100,19 +107,81 @@ def _reply(code: int, text: str) -> str:
 async def _transaction(
     client: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes
 ) -> None:
-    """One mail transaction: MAIL, RCPT, DATA, as aiosmtplib's `sendmail` does, less the
-    work per message that it spends on what SIZE declares (optional, RFC 1870: a server
-    refuses an oversized message after DATA instead) and on parsing both addresses twice.
-    Delivery is CPU-bound beside a local server (BENCHMARKS.md, issue 7). A refusal resets
-    the envelope, so that the connection can carry the next message."""
-    await client.mail(sender)
+    """One mail transaction: MAIL, RCPT, DATA, as aiosmtplib's `sendmail` does, less its
+    work per message that changes nothing here: SIZE (optional, RFC 1870: a server refuses
+    an oversized message after DATA instead), parsing both addresses twice (quoted once
+    per address), and normalising a message that is already wire-ready. Delivery is
+    CPU-bound beside a local server (BENCHMARKS.md, issue 7). A refusal resets the
+    envelope, so that the connection can carry the next message."""
+    reply = await client.execute_command(b"MAIL", b"FROM:" + _quoted(sender))
+    if reply.code != SMTPStatus.completed:
+        raise SMTPSenderRefused(reply.code, reply.message, sender)
     try:
-        await client.rcpt(recipient)
-        await client.data(message)
+        reply = await client.execute_command(b"RCPT", b"TO:" + _quoted(recipient))
+        if reply.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+            raise SMTPRecipientRefused(reply.code, reply.message, recipient)
+        if _wire_ready(message):
+            await _data_as_is(client, message)
+        else:
+            await client.data(message)
     except SMTPResponseException:
         with suppress(SMTPResponseException, SMTPServerDisconnected, OSError):
             await client.rset()
         raise
+
+
+async def _greet(client: aiosmtplib.SMTP) -> None:
+    """EHLO, or HELO for a server that does not know it, as aiosmtplib's mail() would."""
+    try:
+        await client.ehlo()
+    except SMTPHeloError:
+        if not client.is_connected:
+            raise
+        await client.helo()
+
+
+@lru_cache(maxsize=8192)
+def _quoted(address: str) -> bytes:
+    """<address> as aiosmtplib's mail() and rcpt() send it (ASCII: a non-ASCII address
+    fails here with a ValueError, as there)."""
+    return quote_address(address).encode("ascii")
+
+
+def _wire_ready(message: bytes) -> bool:
+    """Whether the message can go after DATA byte for byte: every line ended by CRLF, none
+    starting with a dot. What Rectify builds always is (base64 bodies, headers without
+    line breaks); these scans cost a few microseconds against the two regular-expression
+    passes over the whole message that aiosmtplib's `data()` makes to ensure it."""
+    crlf = message.count(b"\r\n")
+    return (
+        message.endswith(b"\r\n")
+        and message.count(b"\n") == crlf
+        and message.count(b"\r") == crlf
+        and not message.startswith(b".")
+        and b"\n." not in message
+    )
+
+
+async def _data_as_is(client: aiosmtplib.SMTP, message: bytes) -> None:
+    """DATA, then the wire-ready message and its end mark, as aiosmtplib's `data()` sends
+    them after normalising (public methods only: the command through `execute_command`,
+    the content through the protocol's `write` and `read_response`, which this
+    connection's one sender never interleaves with another command)."""
+    reply = await client.execute_command(b"DATA")
+    if reply.code != SMTPStatus.start_input:
+        raise SMTPDataError(reply.code, reply.message)
+    protocol = client.protocol
+    if protocol is None:
+        raise SMTPServerDisconnected("Connection lost")
+    try:
+        protocol.write(message)
+        protocol.write(b".\r\n")
+        reply = await protocol.read_response(timeout=client.timeout)
+    except (SMTPServerDisconnected, SMTPTimeoutError):
+        client.close()  # as data() does: a connection out of step is not reused
+        raise
+    if reply.code != SMTPStatus.completed:
+        raise SMTPDataError(reply.code, reply.message)
 
 
 class SmtpTransport:
@@ -142,6 +211,8 @@ class SmtpTransport:
         client = self._new_client()
         try:
             await client.connect()
+            if client.is_ehlo_or_helo_needed:  # the transaction's commands do not greet
+                await _greet(client)
         except Exception as error:
             client.close()
             raise self._connect_failure(error) from error

@@ -53,6 +53,7 @@ class Sink:
 
     def __init__(self) -> None:
         self.received: list = []  # parsed messages, in arrival order
+        self.contents: list[bytes] = []  # as they arrived after DATA
         self.envelopes: list[tuple[str, list[str]]] = []
         self.peers: set = set()  # one per client connection (recorded at RCPT)
         self.replies: dict[str, str] = {}  # recipient -> reply to RCPT, e.g. "550 …"
@@ -75,6 +76,7 @@ class Sink:
         message = BytesParser(policy=policy.default).parsebytes(envelope.content)
         with self.lock:
             self.received.append(message)
+            self.contents.append(envelope.original_content)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 
@@ -540,6 +542,29 @@ def test_a_refused_message_leaves_the_connection_ready_for_the_next(now, server,
         "sent",
     ]
     assert server.sink.envelopes == [(f"zgb@{DOMAIN}", [f"p0@{DOMAIN}"])]
+    assert len(server.sink.peers) == 1
+
+
+def test_a_built_message_arrives_byte_for_byte_and_any_other_is_normalised(
+    now, server, settings_for
+):
+    """What Rectify builds goes after DATA as it is; bytes that are not wire-ready (a bare
+    LF or CR, a line starting with a dot) take aiosmtplib's normalising path."""
+    row, built = wire(now, 0)
+    odd = b"Subject: x\r\n\r\n.a dot\nbare LF\rbare CR\r\n..two dots"
+
+    async def both() -> None:
+        transport = SmtpTransport(settings_for(server.port))
+        try:
+            for message in (built, odd):
+                await transport.send(0, message, f"zgb@{DOMAIN}", row.to_address)
+        finally:
+            await transport.close()
+
+    asyncio.run(both())
+
+    normalised = b"Subject: x\r\n\r\n.a dot\r\nbare LF\r\nbare CR\r\n..two dots\r\n"
+    assert server.sink.contents == [built, normalised]
     assert len(server.sink.peers) == 1
 
 

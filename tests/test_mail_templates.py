@@ -272,7 +272,7 @@ def test_bodies_survive_the_wire_exactly():
     boundary_like = "--=_rectify_0123456789abcdef--"
     text = "李明同志：\n\n.以点开头的一行\n" + boundary_like + "\n" + "长" * 3000 + "\n😀\t末尾\n"
     html = "<p>" + "很长的一行，" * 2000 + "</p>\n<p>&lt;script&gt;</p>\n"
-    row = outbox_row("【整改提醒】" + "很长的主题" * 30)
+    row = outbox_row("【整改提醒】" + "很长的主题 😀 a" * 30)  # 4-byte characters, spaces
     body = OutboxBody(message_id=41, text=text, html=html)
 
     data = email_bytes(row, body, sender=SENDER, domain="example.cn", now=NOW)
