@@ -164,9 +164,10 @@ def _wire_ready(message: bytes) -> bool:
 
 async def _data_as_is(client: aiosmtplib.SMTP, message: bytes) -> None:
     """DATA, then the wire-ready message and its end mark, as aiosmtplib's `data()` sends
-    them after normalising (public methods only: the command through `execute_command`,
-    the content through the protocol's `write` and `read_response`, which this
-    connection's one sender never interleaves with another command)."""
+    them after normalising: the command through `execute_command`, the content through
+    the connection's protocol (`write`, `read_response`: aiosmtplib 5, pinned below 6 in
+    pyproject.toml), which this connection's one sender never interleaves with another
+    command. tests/test_delivery.py sends both ways into aiosmtpd."""
     reply = await client.execute_command(b"DATA")
     if reply.code != SMTPStatus.start_input:
         raise SMTPDataError(reply.code, reply.message)

@@ -110,13 +110,20 @@ class Worker:
     """`prefect worker start --pool rectify --type process`, one flow run at a time, in its
     own process group (so killing it kills the flow run it started, too)."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path, limit: int = 1) -> None:
-        self.name, self.env, self.limit = name, env, limit
+    def __init__(
+        self, name: str, env: dict[str, str], log_dir: Path, limit: int = 1, poll: float = 1
+    ) -> None:
+        """`poll`: seconds between the worker's queries for runs (Prefect's default is 10; a
+        second here, so that a test's runs start at once)."""
+        self.name, self.env, self.limit, self.poll = name, env, limit, poll
         self.log_path = log_dir / f"worker-{name}.log"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Worker":
-        env = self.env | {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
+        env = self.env | {
+            "PREFECT_WORKER_QUERY_SECONDS": str(self.poll),
+            "PREFECT_LOGGING_LEVEL": "INFO",
+        }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "prefect", "worker", "start", "--pool", "rectify",
