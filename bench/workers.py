@@ -197,9 +197,14 @@ def workers_round(
 
 
 CEILINGS = {"sendmail": "raw aiosmtplib", "transport": "Rectify's transport alone"}
-CEILING_ROWS = [(how, processes) for how in CEILINGS for processes in (1, 2)]
 PAIRED = [("transport", 1), ("transport", 2)]  # the fastest: measured before each width's run
 REFERENCE = [("sendmail", 1), ("sendmail", 2)]  # raw aiosmtplib: once a round
+CEILING_ROWS = [*REFERENCE, *PAIRED]
+
+
+def rate(result: dict) -> float:
+    """Messages a second over the sink's sending window."""
+    return result["messages"] / result["sending"]
 
 
 def measure_ceiling(
@@ -209,7 +214,7 @@ def measure_ceiling(
     print(f"round {number + 1} of {args.rounds}: ceiling {how} ×{processes}", file=sys.stderr)
     got = ceiling_round(url, sink, args.messages, processes, args.connections, how)
     results[f"ceiling {how} {processes}"].append(got | {"round": number})
-    return got["messages"] / got["sending"]
+    return rate(got)
 
 
 def ceiling_round(url: str, sink: Sink, m: int, processes: int, connections: int, how: str) -> dict:
@@ -272,31 +277,27 @@ def ceiling_child(url: str, port: int, connections: int, how: str, part: int, pa
     engine.dispose()
 
     async def connection() -> int:
-        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, local_hostname="localhost")
-        await client.connect()
+        """One connection's share, sent with `sendmail` or through Rectify's transport."""
+        if how == "sendmail":
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, local_hostname="localhost")
+            await client.connect()
+            send_one = lambda to, data: client.sendmail("rectify@localhost", [to], data)  # noqa: E731
+            close = client.quit
+        else:
+            settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
+                                mail_domain="localhost")  # fmt: skip
+            smtp = SmtpTransport(settings)
+            send_one = lambda to, data: smtp.send(0, data, "rectify@localhost", to)  # noqa: E731
+            close = smtp.close
         sent = 0
         while messages:
-            to, data = messages.popleft()
-            await client.sendmail("rectify@localhost", [to], data)
+            await send_one(*messages.popleft())
             sent += 1
-        await client.quit()
+        await close()
         return sent
-
-    async def transport() -> int:
-        settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
-                            mail_domain="localhost")  # fmt: skip
-        smtp, sent = SmtpTransport(settings), 0
-        while messages:
-            to, data = messages.popleft()
-            await smtp.send(sent, data, "rectify@localhost", to)
-            sent += 1
-        await smtp.close()
-        return sent
-
-    one = connection if how == "sendmail" else transport
 
     async def send() -> int:
-        return sum(await asyncio.gather(*(one() for _ in range(connections))))
+        return sum(await asyncio.gather(*(connection() for _ in range(connections))))
 
     print("ready", flush=True)
     sys.stdin.readline()
@@ -382,20 +383,17 @@ def spread(values: list[float], form: str) -> str:
 
 def report(args, widths: list[int], results: dict[str, list[dict]]) -> None:
     def rates(key: str) -> list[float]:
-        return [r["messages"] / r["sending"] for r in results[key]]
+        return [rate(r) for r in results[key]]
 
     # a ceiling run against the best transport ceiling of its round; a width's run against
     # the better of the two measured just before it
     best: dict[int, float] = defaultdict(float)
     for how, processes in PAIRED:
         for r in results[f"ceiling {how} {processes}"]:
-            best[r["round"]] = max(best[r["round"]], r["messages"] / r["sending"])
+            best[r["round"]] = max(best[r["round"]], rate(r))
 
     def ratios(key: str) -> list[float]:
-        return [
-            100 * r["messages"] / r["sending"] / r.get("ceiling", best[r["round"]])
-            for r in results[key]
-        ]
+        return [100 * rate(r) / r.get("ceiling", best[r["round"]]) for r in results[key]]
 
     print(
         f"\n{args.messages:,} messages of 3.8 KB a run, {args.rounds} round(s), {args.connections} "

@@ -191,10 +191,6 @@ REMEMBERED_READS = 256  # per connection (SQLite) or engine; past this the memor
 _reads_by_engine: "WeakKeyDictionary[Engine, dict[str, Any]]" = WeakKeyDictionary()
 
 
-def _engine_reads(engine: Engine) -> dict[str, Any]:
-    return _reads_by_engine.setdefault(engine, {})
-
-
 def read_unless_changed(session: Session, key: Hashable, read: Callable[[], T]) -> T:
     """`read()`, or what it gave on this connection before if nothing has been written to
     the database since.
@@ -208,7 +204,11 @@ def read_unless_changed(session: Session, key: Hashable, read: Callable[[], T]) 
     state = connection.execute(_DATABASE_STATE[dialect]).one()
     # SQLite's counters are the connection's own; PostgreSQL's log position is the server's,
     # so there one memory serves every connection of the engine.
-    holder = connection.info if dialect == "sqlite" else _engine_reads(connection.engine)
+    holder = (
+        connection.info
+        if dialect == "sqlite"
+        else _reads_by_engine.setdefault(connection.engine, {})
+    )
     remembered = holder.setdefault("rectify_reads", {})
     kept = remembered.get(key)
     if kept is not None and kept[0] == state:
