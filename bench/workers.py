@@ -6,13 +6,12 @@
     .venv/bin/python bench/workers.py --poll 1            # workers query for runs every second
 
 Issue 7. The scaled path for real, on loopback: a Prefect server keeping its state in
-PostgreSQL (its scheduler off: the benchmark starts the runs), Rectify's database on the same
+PostgreSQL (its scheduler off: the benchmark makes the runs), Rectify's database on the same
 PostgreSQL, `rectify deploy`, and for each row exactly that many process workers (`prefect
-worker start --limit 1`, querying for runs every 10 s as deployed (--poll), started together
-so they query together; none during the ceiling). One aiosmtpd sink in its own process
-(accepts everything, counts), the same one bench/reminders.py uses. Each round and each
-width, on a fresh outbox of `--messages` digests of 3.8 KB (an officer's typical digest,
-text + HTML), for 50 people:
+worker start --limit 1`, querying for runs every 10 s as deployed (--poll); none during the
+ceiling). One aiosmtpd sink in its own process (accepts everything, counts), the same one
+bench/reminders.py uses. Each round and each width, on a fresh outbox of `--messages`
+digests of 3.8 KB (an officer's typical digest, text + HTML), for 50 people:
 
   ceiling   — the very rows enqueued, serialised up front (untimed), sent over 8 reused
               connections (--connections) from 1 and from 2 processes at once, two ways:
@@ -21,15 +20,20 @@ text + HTML), for 50 people:
               third within minutes, so the two transport ceilings (the fastest) are
               measured again right before each width's run, and each width is compared
               with the better of those two; raw aiosmtplib once a round, for reference
-  N workers — N runs of the deliver_outbox deployment created at once; each worker takes
-              one (limit 1) and sends over as many connections, all claiming from one outbox
+  N workers — N runs of the deliver_outbox deployment, scheduled 2 × poll + 8 s ahead as
+              a schedule's runs are: each worker takes one (limit 1) ahead of its time (its
+              prefetch), starts its process, and Prefect holds the run until the time, so
+              the runs start together. Each sends over as many connections, all claiming
+              from one outbox. (Runs made to start at once began up to 6 s apart: Prefect
+              adds up to 30% jitter to each worker's query interval.)
 
 For the workers two clocks are read: "sending" from the sink's first to its last message
-(what the target compares with the ceiling), and "end to end" from the runs' creation to
-the last message (adds each flow run's process start, Prefect's and Rectify's imports).
-Machine CPU (/proc/stat) over the sending window, and each part's share of it (the sink,
-PostgreSQL, the flow runs, the Prefect server and workers) say what caps the rate. Times are
-printed, never asserted; BENCHMARKS.md keeps the numbers.
+(what the target compares with the ceiling), and "end to end" from the runs' scheduled time
+to the last message (adds Prefect's start of each run and the run's work before sending);
+"last run's start" is how late after its scheduled time the last run began. Machine CPU
+(/proc/stat) over the sending window, and each part's share of it (the sink, PostgreSQL,
+the flow runs, the Prefect server and workers) say what caps the rate. Times are printed,
+never asserted; BENCHMARKS.md keeps the numbers.
 """
 
 import argparse
@@ -41,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -55,6 +59,7 @@ from tests.scaled_harness import (
     PrefectServer,
     Worker,
     descendants,
+    get,
     postgres_database,
     scaled_environment,
     start_run,
@@ -155,15 +160,23 @@ def process_groups(sink: Sink, server: PrefectServer, workers: list[Worker]) -> 
     return groups
 
 
+def lead_time(poll: float) -> float:
+    """How far ahead the runs are scheduled: a worker queries at least every 1.3 × `poll`
+    (Prefect adds up to 30% jitter), then its flow run's process starts and imports."""
+    return 2 * poll + 8
+
+
 def workers_round(
-    api: str, url: str, sink: Sink, server: PrefectServer, workers: list[Worker], n: int, m: int
-) -> dict:
+    api: str, url: str, sink: Sink, server: PrefectServer, workers: list[Worker], n: int, m: int,
+    lead: float,
+) -> dict:  # fmt: skip
     now = datetime.now(UTC)
     fill(url, m, now)
     before = sink.reading(reset=True)["messages"]
     cpu, groups = Cpu(), None
-    created_at = time.monotonic()
-    runs = [start_run(api, "deliver_outbox", at=now.isoformat()) for _ in range(n)]
+    start = now + timedelta(seconds=lead)
+    runs = [start_run(api, "deliver_outbox", start=start, at=start.isoformat()) for _ in range(n)]
+    scheduled = time.monotonic() + (start - datetime.now(UTC)).total_seconds()
     while True:
         time.sleep(TICK)
         reading = sink.reading()
@@ -178,11 +191,12 @@ def workers_round(
         if count >= m:
             machine_end = Cpu.machine()
             break
-        if time.monotonic() - created_at > 600:
+        if time.monotonic() - scheduled > 600:
             raise SystemExit(f"{n} workers: only {count} of {m} messages after 600 s")
     states = [wait_final(api, run) for run in runs]
     if states != ["COMPLETED"] * n:
         raise SystemExit(f"{n} workers: runs ended {states}")
+    started = [datetime.fromisoformat(get(api, f"/flow_runs/{run}")["start_time"]) for run in runs]
     first, last = reading["first"], reading["last"]
     busy = machine_end[0] - machine_start[0]
     total = machine_end[1] - machine_start[1]
@@ -190,7 +204,8 @@ def workers_round(
     return {
         "messages": m,
         "sending": window,
-        "end_to_end": last - created_at,
+        "end_to_end": last - scheduled,
+        "late": max((moment - start).total_seconds() for moment in started),
         "cores_busy": 2 * busy / total if total else 0.0,
         "shares": {g: s / window for g, s in cpu.by_group(start_cpu).items()},
     }
@@ -337,7 +352,9 @@ def main() -> None:
         server = PrefectServer(home / "prefect", free_port(), prefect_url).start()
         sink = Sink()
         env = scaled_environment(home / "rectify", url, sink.port, server.api_url, args.connections)
-        workers = [Worker(f"bench{i}", env, home, poll=args.poll) for i in range(max(widths))]
+        lead = lead_time(args.poll)
+        workers = [Worker(f"bench{i}", env, home, poll=args.poll, prefetch=lead)
+                   for i in range(max(widths))]  # fmt: skip
         try:
             rectify(env, "init")
             rectify(env, "deploy")
@@ -355,7 +372,7 @@ def main() -> None:
                     print(f"round {number + 1}: {n} worker(s)", file=sys.stderr)
                     running(workers, n)
                     got = workers_round(server.api_url, url, sink, server, workers, n,
-                                        args.messages)  # fmt: skip
+                                        args.messages, lead)  # fmt: skip
                     results[f"{n}"].append(got | {"round": number, "ceiling": max(paired)})
         finally:
             for worker in workers:
@@ -400,13 +417,13 @@ def report(args, widths: list[int], results: dict[str, list[dict]]) -> None:
         "SMTP connections per sender, one PostgreSQL, one aiosmtpd sink\n"
     )
     print("| sender | sending s | msg/s | of ceiling | end to end s | msg/s end to end | "
-          "cores busy (of 2) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+          "last run's start s | cores busy (of 2) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for how, processes in CEILING_ROWS:
         key = f"ceiling {how} {processes}"
         sender = f"{CEILINGS[how]}, {processes} process{'es' if processes > 1 else ''}"
         print(f"| ceiling: {sender} | {spread([r['sending'] for r in results[key]], '.2f')} | "
-              f"{spread(rates(key), '.0f')} | {spread(ratios(key), '.0f')}% | — | — | — |"
+              f"{spread(rates(key), '.0f')} | {spread(ratios(key), '.0f')}% | — | — | — | — |"
               )  # fmt: skip
     for n in widths:
         rows = results[f"{n}"]
@@ -414,6 +431,7 @@ def report(args, widths: list[int], results: dict[str, list[dict]]) -> None:
         print(f"| {n} worker{'s' if n > 1 else ''} | {spread([r['sending'] for r in rows], '.2f')}"
               f" | {spread(rates(f'{n}'), '.0f')} | {spread(ratios(f'{n}'), '.0f')}% | "
               f"{spread([r['end_to_end'] for r in rows], '.2f')} | {spread(ends, '.0f')} | "
+              f"{spread([r['late'] for r in rows], '+.2f')} | "
               f"{spread([r['cores_busy'] for r in rows], '.2f')} |")  # fmt: skip
     print("\nCPU while sending, in cores (median over the rounds):\n")
     groups = sorted({g for n in widths for r in results[f"{n}"] for g in r["shares"]})

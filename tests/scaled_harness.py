@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -111,17 +112,27 @@ class Worker:
     own process group (so killing it kills the flow run it started, too)."""
 
     def __init__(
-        self, name: str, env: dict[str, str], log_dir: Path, limit: int = 1, poll: float = 1
+        self,
+        name: str,
+        env: dict[str, str],
+        log_dir: Path,
+        limit: int = 1,
+        poll: float = 1,
+        prefetch: float = 10,
     ) -> None:
         """`poll`: seconds between the worker's queries for runs (Prefect's default is 10; a
-        second here, so that a test's runs start at once)."""
-        self.name, self.env, self.limit, self.poll = name, env, limit, poll
+        second here, so that a test's runs start at once). `prefetch`: how far ahead of its
+        scheduled time a run is taken (Prefect's default is 10 s): its process starts then,
+        and waits for the time."""
+        self.name, self.env, self.limit = name, env, limit
+        self.poll, self.prefetch = poll, prefetch
         self.log_path = log_dir / f"worker-{name}.log"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Worker":
         env = self.env | {
             "PREFECT_WORKER_QUERY_SECONDS": str(self.poll),
+            "PREFECT_WORKER_PREFETCH_SECONDS": str(self.prefetch),
             "PREFECT_LOGGING_LEVEL": "INFO",
         }
         with self.log_path.open("ab") as log:
@@ -195,10 +206,14 @@ def deployment_id(api: str, name: str) -> str:
     return get(api, f"/deployments/name/{name}/{name}")["id"]
 
 
-def start_run(api: str, name: str, **parameters: object) -> str:
-    """A flow run of the deployment `name`, scheduled now: a worker picks it up."""
-    run = post(api, f"/deployments/{deployment_id(api, name)}/create_flow_run",
-               {"parameters": parameters})  # fmt: skip
+def start_run(api: str, name: str, *, start: datetime | None = None, **parameters: object) -> str:
+    """A flow run of the deployment `name`, scheduled now or at `start`: a worker picks it up
+    (ahead of time, by its prefetch) and Prefect holds it until then."""
+    body: dict[str, object] = {"parameters": parameters}
+    if start is not None:
+        scheduled = {"scheduled_time": start.isoformat()}
+        body["state"] = {"type": "SCHEDULED", "state_details": scheduled}
+    run = post(api, f"/deployments/{deployment_id(api, name)}/create_flow_run", body)
     return run["id"]
 
 
