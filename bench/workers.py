@@ -20,12 +20,13 @@ digests of 3.8 KB (an officer's typical digest, text + HTML), for 50 people:
               third within minutes, so the two transport ceilings (the fastest) are
               measured again right before each width's run, and each width is compared
               with the better of those two; raw aiosmtplib once a round, for reference
-  N workers — N runs of the deliver_outbox deployment, scheduled 2 × poll + 8 s ahead as
-              a schedule's runs are: each worker takes one (limit 1) ahead of its time (its
-              prefetch), starts its process, and Prefect holds the run until the time, so
-              the runs start together. Each sends over as many connections, all claiming
-              from one outbox. (Runs made to start at once began up to 6 s apart: Prefect
-              adds up to 30% jitter to each worker's query interval.)
+  N workers — N runs of the deliver_outbox deployment, made once the outbox is filled and
+              scheduled 2 × poll + 4 + 4 × N s ahead as a schedule's runs are: each worker
+              takes one (limit 1) ahead of its time (its prefetch), starts its process, and
+              Prefect holds the run until the time, so the runs start together. Each
+              sends over as many connections, all claiming from one outbox. (Runs made to
+              start at once began up to 6 s apart: Prefect adds up to 30% jitter to each
+              worker's query interval.)
 
 For the workers two clocks are read: "sending" from the sink's first to its last message
 (what the target compares with the ceiling), and "end to end" from the runs' scheduled time
@@ -160,21 +161,21 @@ def process_groups(sink: Sink, server: PrefectServer, workers: list[Worker]) -> 
     return groups
 
 
-def lead_time(poll: float) -> float:
-    """How far ahead the runs are scheduled: a worker queries at least every 1.3 × `poll`
-    (Prefect adds up to 30% jitter), then its flow run's process starts and imports."""
-    return 2 * poll + 8
+def lead_time(poll: float, runs: int) -> float:
+    """How far ahead `runs` runs are scheduled: a worker queries at least every 1.3 × `poll`
+    (Prefect adds up to 30% jitter), then the runs' processes start together and each
+    imports Prefect and Rectify, some 4 s of a core (more on a slow day)."""
+    return 2 * poll + 4 + 4 * runs
 
 
 def workers_round(
     api: str, url: str, sink: Sink, server: PrefectServer, workers: list[Worker], n: int, m: int,
-    lead: float,
+    poll: float,
 ) -> dict:  # fmt: skip
-    now = datetime.now(UTC)
-    fill(url, m, now)
+    fill(url, m, datetime.now(UTC))
     before = sink.reading(reset=True)["messages"]
     cpu, groups = Cpu(), None
-    start = now + timedelta(seconds=lead)
+    start = datetime.now(UTC) + timedelta(seconds=lead_time(poll, n))  # once filled
     runs = [start_run(api, "deliver_outbox", start=start, at=start.isoformat()) for _ in range(n)]
     scheduled = time.monotonic() + (start - datetime.now(UTC)).total_seconds()
     while True:
@@ -352,7 +353,7 @@ def main() -> None:
         server = PrefectServer(home / "prefect", free_port(), prefect_url).start()
         sink = Sink()
         env = scaled_environment(home / "rectify", url, sink.port, server.api_url, args.connections)
-        lead = lead_time(args.poll)
+        lead = lead_time(args.poll, max(widths))  # the workers take any row's runs early
         workers = [Worker(f"bench{i}", env, home, poll=args.poll, prefetch=lead)
                    for i in range(max(widths))]  # fmt: skip
         try:
@@ -372,7 +373,7 @@ def main() -> None:
                     print(f"round {number + 1}: {n} worker(s)", file=sys.stderr)
                     running(workers, n)
                     got = workers_round(server.api_url, url, sink, server, workers, n,
-                                        args.messages, lead)  # fmt: skip
+                                        args.messages, args.poll)  # fmt: skip
                     results[f"{n}"].append(got | {"round": number, "ceiling": max(paired)})
         finally:
             for worker in workers:
