@@ -175,9 +175,9 @@ def workers_round(
     fill(url, m, datetime.now(UTC))
     before = sink.reading(reset=True)["messages"]
     cpu, groups = Cpu(), None
-    start = datetime.now(UTC) + timedelta(seconds=lead_time(poll, n))  # once filled
+    lead = lead_time(poll, n)  # counted once filled
+    start, scheduled = datetime.now(UTC) + timedelta(seconds=lead), time.monotonic() + lead
     runs = [start_run(api, "deliver_outbox", start=start, at=start.isoformat()) for _ in range(n)]
-    scheduled = time.monotonic() + (start - datetime.now(UTC)).total_seconds()
     while True:
         time.sleep(TICK)
         reading = sink.reading()
